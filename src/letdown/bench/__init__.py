@@ -1,0 +1,1 @@
+"""Benchmarks and the twin's calibration, behind ``letdown bench`` and ``letdown twin``."""

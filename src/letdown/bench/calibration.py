@@ -1,0 +1,358 @@
+"""Checking the twin against published figures (twin.md §3, rows C1-C13).
+
+Every simulated parent runs the reference programs on the simulated pump, through the
+same device seam a controller uses; the rows compare cohort statistics with the
+published targets. Comparisons between programs (C9-C11) are paired: the same parents,
+the same seeds, only the program differs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+
+from letdown.device.base import SIDES, Side
+from letdown.device.sim import SimPump
+from letdown.pump.comfort import find_limits
+from letdown.pump.program import CLASSIC_47, THREE_PHASE, TWO_PHASE, Program
+from letdown.pump.runner import run_program
+from letdown.twin.cohort import Cohort, ParentSpec
+from letdown.twin.model import Twin
+from letdown.twin.sources import (
+    GARDNER_2015_DURATION,
+    JONES_2001_DOUBLE,
+    KENT_2006_RIGHT,
+    KENT_2008_EJECTIONS,
+    KENT_2008_MCV,
+    KENT_2008_YIELD,
+    PRIME_2011_EJECTIONS,
+    PRIME_2011_SHARE,
+    PRIME_2012_DOUBLE,
+    RAMSAY_2005_PATTERN,
+    RAMSAY_2005_SHARE,
+    RAMSAY_2006_PEAK_FLOW,
+    Source,
+)
+
+SOFT_FRACTION = 0.6
+"""C9: the reference program at 60 % of each side's comfortable vacuum."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParentRun:
+    """What one parent's sessions showed (truth read from the twin)."""
+
+    index: int
+    mcv_mmhg: tuple[float, ...]
+    single_pct: float
+    single_ejections: int
+    double_pct: float
+    double_ejections: int
+    first_share_pct: float | None
+    first_two_share_pct: float | None
+    first_beats_third: bool | None
+    durations_s: tuple[float, ...]
+    peak_flow_ml_min: float
+    right_more: bool
+    soft_pct: float | None
+    classic_pct: float | None
+    classic_ejections: int | None
+    three_phase_pct: float | None
+    three_phase_ejections: int | None
+    sequential_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One calibration row: the published figure, the twin's value and the verdict."""
+
+    id: str
+    figure: str
+    target: str
+    tolerance: str
+    value: float
+    ok: bool
+    source: Source
+
+
+def _ceilings(parent: ParentSpec) -> dict[Side, float]:
+    return {Side.LEFT: parent.sides.left.comfort_mmhg, Side.RIGHT: parent.sides.right.comfort_mmhg}
+
+
+def _removed_pct(twin: Twin, sides: Sequence[Side] = SIDES) -> float:
+    available = sum(twin.available_ml(side) for side in sides)
+    removed = sum(twin.removed_ml(side) for side in sides)
+    return 100.0 * removed / available if available > 0 else 0.0
+
+
+def _session(
+    parent: ParentSpec, seed: str, program: Program, sides: Sequence[Side] = SIDES
+) -> Twin:
+    with SimPump(parent, seed=seed) as pump:
+        run_program(pump, program, _ceilings(parent), sides=sides)
+        return pump.twin
+
+
+def run_parent(parent: ParentSpec, seed: str, index: int, compare: bool) -> ParentRun:
+    """Every calibration session of one parent; ``compare`` adds C9-C11's programs."""
+    with SimPump(parent, seed=seed) as pump:
+        limits = find_limits(pump)
+    mcv = tuple(limits[side].ceiling_mmhg for side in SIDES)
+
+    single_side = SIDES[index % 2]
+    single = _session(parent, seed, TWO_PHASE, (single_side,))
+    double = _session(parent, seed, TWO_PHASE)
+    removed_ml = sum(double.removed_ml(side) for side in SIDES)
+    ejections = double.ejections
+    volumes = [sum(e.volume_ml) for e in ejections]
+    peaks = [max(e.peak_flow_ml_min) for e in ejections]
+    first_beats_third = None
+    if len(ejections) >= 3:
+        first_beats_third = peaks[0] > statistics.fmean(peaks[2:])
+
+    soft = classic = three = sequential_pct = None
+    if compare:
+        soft = _session(parent, seed, TWO_PHASE.scaled(SOFT_FRACTION))
+        classic = _session(parent, seed, CLASSIC_47)
+        three = _session(parent, seed, THREE_PHASE)
+        with SimPump(parent, seed=seed) as pump:
+            half_s = TWO_PHASE.duration_s / 2
+            for side in SIDES:
+                run_program(pump, TWO_PHASE, _ceilings(parent), sides=(side,), duration_s=half_s)
+            sequential_pct = _removed_pct(pump.twin)
+    return ParentRun(
+        index=index,
+        mcv_mmhg=mcv,
+        single_pct=_removed_pct(single, (single_side,)),
+        single_ejections=len(single.ejections),
+        double_pct=_removed_pct(double),
+        double_ejections=len(ejections),
+        first_share_pct=100.0 * volumes[0] / removed_ml if volumes and removed_ml else None,
+        first_two_share_pct=100.0 * sum(volumes[:2]) / removed_ml
+        if volumes and removed_ml
+        else None,
+        first_beats_third=first_beats_third,
+        durations_s=tuple(e.duration_s for e in ejections),
+        peak_flow_ml_min=max(peaks, default=0.0),
+        right_more=double.removed_ml(Side.RIGHT) > double.removed_ml(Side.LEFT),
+        soft_pct=None if soft is None else _removed_pct(soft),
+        classic_pct=None if classic is None else _removed_pct(classic),
+        classic_ejections=None if classic is None else len(classic.ejections),
+        three_phase_pct=None if three is None else _removed_pct(three),
+        three_phase_ejections=None if three is None else len(three.ejections),
+        sequential_pct=sequential_pct,
+    )
+
+
+def _run_one(args: tuple[ParentSpec, str, int, bool]) -> ParentRun:
+    return run_parent(*args)
+
+
+def run_cohort(
+    cohort: Cohort,
+    *,
+    compare_n: int = 60,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ParentRun]:
+    """Run every parent (the first ``compare_n`` also with C9-C11's programs)."""
+    tasks = [
+        (parent, cohort.session_seed(index), index, index < compare_n)
+        for index, parent in enumerate(cohort.parents)
+    ]
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+    results: list[ParentRun] = []
+    if workers == 1:
+        for task in tasks:
+            results.append(_run_one(task))
+            if progress:
+                progress(len(results), len(tasks))
+        return results
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        for result in pool.map(_run_one, tasks, chunksize=1):
+            results.append(result)
+            if progress:
+                progress(len(results), len(tasks))
+    return results
+
+
+def _pct(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole else math.nan
+
+
+def _rel_diff_pct(a: float, b: float) -> float:
+    return 100.0 * (a - b) / b if b else math.nan
+
+
+def _within(value: float, low: float, high: float) -> bool:
+    return low <= value <= high
+
+
+def evaluate(runs: Sequence[ParentRun]) -> list[Row]:
+    """The C1-C13 rows of twin.md §3 from the cohort's runs."""
+    if not runs:
+        raise ValueError("no parents were run")
+    mean = statistics.fmean
+    rows: list[Row] = []
+
+    def add(
+        id_: str, figure: str, target: str, tol: str, value: float, ok: bool, src: Source
+    ) -> None:
+        rows.append(
+            Row(id_, figure, target, tol, round(value, 3), bool(ok and math.isfinite(value)), src)
+        )
+
+    c1 = mean(r.single_pct for r in runs)
+    add(
+        "C1",
+        "single side at MCV: % of available removed in 15 min",
+        "65.5 %",
+        "± 5 points",
+        c1,
+        abs(c1 - 65.5) <= 5.0,
+        KENT_2008_YIELD,
+    )
+    c2 = mean(r.single_ejections for r in runs)
+    add(
+        "C2",
+        "single side at MCV: milk ejections in 15 min, mean",
+        "4.3",
+        "± 0.6",
+        c2,
+        abs(c2 - 4.3) <= 0.6,
+        KENT_2008_EJECTIONS,
+    )
+    c3 = mean(r.double_ejections for r in runs)
+    add(
+        "C3",
+        "double pumping: milk ejections in 15 min, mean",
+        "5.1",
+        "± 0.8",
+        c3,
+        abs(c3 - 5.1) <= 0.8,
+        PRIME_2011_EJECTIONS,
+    )
+    shares = [r.first_share_pct for r in runs if r.first_share_pct is not None]
+    c4 = mean(shares) if shares else math.nan
+    add(
+        "C4",
+        "share of the session's volume in the first ejection, mean",
+        "41–47 %",
+        "36–52 %",
+        c4,
+        _within(c4, 36.0, 52.0),
+        RAMSAY_2005_SHARE,
+    )
+    shares2 = [r.first_two_share_pct for r in runs if r.first_two_share_pct is not None]
+    c5 = mean(shares2) if shares2 else math.nan
+    add(
+        "C5",
+        "share in the first two ejections, mean",
+        "62 %",
+        "± 8 points",
+        c5,
+        abs(c5 - 62.0) <= 8.0,
+        PRIME_2011_SHARE,
+    )
+    judged = [r.first_beats_third for r in runs if r.first_beats_third is not None]
+    c6 = _pct(sum(judged), len(judged))
+    add(
+        "C6",
+        "flow in ejection 1 higher than in ejection 3 and later, % of parents",
+        "≥ 80 %",
+        "",
+        c6,
+        c6 >= 80.0,
+        KENT_2008_EJECTIONS,
+    )
+    durations = [d for r in runs for d in r.durations_s]
+    c7 = _pct(sum(45.0 <= d <= 210.0 for d in durations), len(durations))
+    add(
+        "C7",
+        "one ejection lasts 45 s – 3.5 min, % of ejections",
+        "≥ 90 %",
+        "",
+        c7,
+        c7 >= 90.0,
+        GARDNER_2015_DURATION,
+    )
+    c8 = mean(m for r in runs for m in r.mcv_mmhg)
+    add(
+        "C8",
+        "MCV found by Kent's stepwise protocol, cohort mean (mmHg)",
+        "190.7",
+        "± 10",
+        c8,
+        abs(c8 - 190.7) <= 10.0,
+        KENT_2008_MCV,
+    )
+
+    paired = [r for r in runs if r.soft_pct is not None]
+    if paired:
+        ref = mean(r.double_pct for r in paired)
+        c9 = -_rel_diff_pct(mean(r.soft_pct or 0.0 for r in paired), ref)
+        add(
+            "C9",
+            "reference program at 60 % of MCV: yield lower by, %",
+            "≥ 10 %",
+            "",
+            c9,
+            c9 >= 10.0,
+            KENT_2008_YIELD,
+        )
+        d_yield = _rel_diff_pct(
+            mean(r.three_phase_pct or 0.0 for r in paired),
+            mean(r.classic_pct or 0.0 for r in paired),
+        )
+        d_ejections = _rel_diff_pct(
+            mean(r.three_phase_ejections or 0 for r in paired),
+            mean(r.classic_ejections or 0 for r in paired),
+        )
+        c10 = max(abs(d_yield), abs(d_ejections))
+        add(
+            "C10",
+            "47/min vs three-phase: largest difference in yield or ejections, %",
+            "< 5 %",
+            "",
+            c10,
+            c10 < 5.0,
+            RAMSAY_2005_PATTERN,
+        )
+        c11 = _rel_diff_pct(ref, mean(r.sequential_pct or 0.0 for r in paired))
+        add(
+            "C11",
+            "simultaneous vs sequential in the same time: more milk by, %",
+            "> 0 %",
+            "",
+            c11,
+            c11 > 0.0,
+            PRIME_2012_DOUBLE if c11 > 0 else JONES_2001_DOUBLE,
+        )
+
+    flows = sorted(r.peak_flow_ml_min for r in runs)
+    c12 = flows[min(len(flows) - 1, math.ceil(0.95 * len(flows)) - 1)]
+    add(
+        "C12",
+        "peak flow during an ejection, cohort 95th percentile (mL/min)",
+        "up to ~55",
+        "25–70",
+        c12,
+        _within(c12, 25.0, 70.0),
+        RAMSAY_2006_PEAK_FLOW,
+    )
+    c13 = _pct(sum(r.right_more for r in runs), len(runs))
+    add(
+        "C13",
+        "the right side produces more, % of parents",
+        "60–80 %",
+        "",
+        c13,
+        _within(c13, 60.0, 80.0),
+        KENT_2006_RIGHT,
+    )
+    return rows

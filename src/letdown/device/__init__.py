@@ -1,0 +1,71 @@
+"""The hardware seam: one small typed protocol every pump backend implements.
+
+Controllers take a ``Pump`` as an argument. ``open_pump(name)`` picks a backend from a
+registry (as python-can's interfaces), importing it only when asked, so vendor libraries
+stay out of processes that do not use them; ``LETDOWN_DEVICE`` names the default
+(``sim``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from letdown.device.base import (
+    SIDES,
+    BasePump,
+    Clock,
+    HardwareFault,
+    MotorLayout,
+    Press,
+    PressKind,
+    Pump,
+    Side,
+    VacuumReading,
+    VolumeReading,
+    WallClock,
+)
+from letdown.errors import UnknownBackendError
+
+BACKENDS: dict[str, str] = {"sim": "letdown.device.sim:SimPump"}
+"""Backend name -> ``module:Class``; a hardware package adds its own entry."""
+
+
+def register_backend(name: str, target: str) -> None:
+    """Make ``open_pump(name)`` build ``target`` (``"package.module:Class"``)."""
+    if ":" not in target:
+        raise ValueError(f"backend target must look like 'module:Class', got {target!r}")
+    BACKENDS[name] = target
+
+
+def open_pump(name: str | None = None, **options: Any) -> Pump:
+    """Open the pump backend ``name`` (default: ``$LETDOWN_DEVICE`` or ``sim``)."""
+    chosen = name or os.environ.get("LETDOWN_DEVICE") or "sim"
+    try:
+        module_name, class_name = BACKENDS[chosen].split(":")
+    except KeyError:
+        known = ", ".join(sorted(BACKENDS))
+        raise UnknownBackendError(f"no pump backend {chosen!r}; known: {known}") from None
+    backend = getattr(importlib.import_module(module_name), class_name)
+    pump: Pump = backend(**options)
+    return pump
+
+
+__all__ = [
+    "BACKENDS",
+    "SIDES",
+    "BasePump",
+    "Clock",
+    "HardwareFault",
+    "MotorLayout",
+    "Press",
+    "PressKind",
+    "Pump",
+    "Side",
+    "VacuumReading",
+    "VolumeReading",
+    "WallClock",
+    "open_pump",
+    "register_backend",
+]

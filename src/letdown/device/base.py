@@ -1,0 +1,278 @@
+"""The hardware seam: what a controller may read from and command on a double pump.
+
+A controller drives a ``Pump`` each tick: it reads each side's vacuum and collected
+volume, sets motor duty and vent valves, kicks the watchdog, reads fault flags and the
+parent's button presses. ``BasePump`` checks units and ranges once, at this boundary;
+backends implement the underscored raw hooks (as python-can's ``recv`` and
+``_recv_internal``).
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from enum import StrEnum
+from types import TracebackType
+from typing import NamedTuple, Protocol, Self, runtime_checkable
+
+from letdown.errors import DeviceClosedError
+
+
+class Side(StrEnum):
+    """One side of a double pump."""
+
+    LEFT = "left"
+    RIGHT = "right"
+
+
+SIDES: tuple[Side, Side] = (Side.LEFT, Side.RIGHT)
+
+
+class MotorLayout(StrEnum):
+    """How many motors a pump has.
+
+    ``SHARED``: one motor pulls both sides through a manifold, so the motor runs at the
+    larger of the two duties asked for and a side is held back only with its vent.
+    """
+
+    PER_SIDE = "per_side"
+    SHARED = "shared"
+
+
+class VacuumReading(NamedTuple):
+    """One pressure sample: vacuum below atmosphere, taken at ``at_s`` (device clock)."""
+
+    vacuum_mmhg: float
+    at_s: float
+
+
+class VolumeReading(NamedTuple):
+    """One bottle-scale sample: milk collected on a side since the session began."""
+
+    volume_ml: float
+    at_s: float
+
+
+class PressKind(StrEnum):
+    """The parent's buttons."""
+
+    TOO_MUCH = "too_much"
+    LIMIT = "limit"
+    STOP = "stop"
+
+
+class Press(NamedTuple):
+    """A button press; ``side`` is None for buttons that are not per side (stop)."""
+
+    kind: PressKind
+    side: Side | None
+    at_s: float
+
+
+class HardwareFault(StrEnum):
+    """Faults the hardware itself reports (the rest a controller must infer)."""
+
+    WATCHDOG = "watchdog"
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Time as the device sees it; simulations advance it, hardware lets it pass."""
+
+    def now_s(self) -> float: ...
+
+    def sleep_until(self, at_s: float) -> None: ...
+
+
+class WallClock:
+    """The real monotonic clock, for hardware backends."""
+
+    def now_s(self) -> float:
+        return time.monotonic()
+
+    def sleep_until(self, at_s: float) -> None:
+        delay_s = at_s - time.monotonic()
+        if delay_s > 0:
+            time.sleep(delay_s)
+
+
+@runtime_checkable
+class Pump(Protocol):
+    """What every pump backend offers a controller."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def motor_layout(self) -> MotorLayout: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def read_vacuum(self, side: Side) -> VacuumReading | None: ...
+
+    def read_volume(self, side: Side) -> VolumeReading | None: ...
+
+    def set_duty(self, side: Side, duty: float) -> None: ...
+
+    def set_vent(self, side: Side, open_: bool) -> None: ...
+
+    def kick(self) -> None: ...
+
+    def rearm(self) -> None: ...
+
+    def faults(self) -> frozenset[HardwareFault]: ...
+
+    def presses(self) -> tuple[Press, ...]: ...
+
+    def close(self) -> None: ...
+
+
+class BasePump(ABC):
+    """Lifecycle and input checks shared by every backend.
+
+    A device opens ready to use and closes once: ``close()`` is idempotent, turns the
+    motor off and opens both vents, and a closed device refuses every command
+    (``DeviceClosedError``) rather than reopening, as httpx clients do. Use it as a
+    context manager so that an exception still leaves the pump safe.
+
+    Readings that are missing or not finite come back as ``None``: a controller must
+    treat that side's sensor as dropped out. Sides are ``Side`` members (``"left"`` and
+    ``"right"`` are accepted too, on a slower path).
+    """
+
+    name: str = "base"
+    motor_layout: MotorLayout = MotorLayout.PER_SIDE
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._closed = False
+
+    @property
+    def clock(self) -> Clock:
+        """The clock to pace a control loop with (``sleep_until`` absolute deadlines)."""
+        return self._clock
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def read_vacuum(self, side: Side) -> VacuumReading | None:
+        """The latest vacuum sample on ``side``, or None when the sensor gives none."""
+        if self._closed or (side is not Side.LEFT and side is not Side.RIGHT):
+            side = self._check(side)
+        raw = self._read_vacuum(side)
+        if raw is None or not -1e6 < raw[0] < 1e6:
+            return None
+        return VacuumReading(raw[0], raw[1])
+
+    def read_volume(self, side: Side) -> VolumeReading | None:
+        """The latest collected-volume sample on ``side`` (lags the nipple by ~0.5 s)."""
+        if self._closed or (side is not Side.LEFT and side is not Side.RIGHT):
+            side = self._check(side)
+        raw = self._read_volume(side)
+        if raw is None or not -1e6 < raw[0] < 1e6:
+            return None
+        return VolumeReading(raw[0], raw[1])
+
+    def set_duty(self, side: Side, duty: float) -> None:
+        """Ask the motor serving ``side`` for ``duty`` in 0..1 (fraction of full power)."""
+        if self._closed or (side is not Side.LEFT and side is not Side.RIGHT):
+            side = self._check(side)
+        if not 0.0 <= duty <= 1.0:
+            raise ValueError(f"motor duty must be within 0..1, got {duty!r}")
+        self._set_duty(side, float(duty))
+
+    def set_vent(self, side: Side, open_: bool) -> None:
+        """Open (release vacuum) or close the vent valve of ``side``."""
+        if self._closed or (side is not Side.LEFT and side is not Side.RIGHT):
+            side = self._check(side)
+        self._set_vent(side, open_ is True or bool(open_))
+
+    def kick(self) -> None:
+        """Tell the hardware watchdog the controller is alive (at least every 250 ms)."""
+        if self._closed:
+            self._check_open()
+        self._kick()
+
+    def rearm(self) -> None:
+        """Clear a tripped watchdog; the motor stays off until commanded again."""
+        self._check_open()
+        self._rearm()
+
+    def faults(self) -> frozenset[HardwareFault]:
+        """Faults the hardware reports now."""
+        if self._closed:
+            self._check_open()
+        return self._faults()
+
+    def presses(self) -> tuple[Press, ...]:
+        """Button presses since the last call, oldest first."""
+        if self._closed:
+            self._check_open()
+        return self._presses()
+
+    def close(self) -> None:
+        """Motor off, vents open, and the device refuses further use. Idempotent."""
+        if self._closed:
+            return
+        try:
+            for side in SIDES:
+                self._set_duty(side, 0.0)
+                self._set_vent(side, True)
+        finally:
+            self._closed = True
+            self._close()
+
+    def __enter__(self) -> Self:
+        self._check_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DeviceClosedError(f"pump {self.name!r} is closed")
+
+    def _check(self, side: object) -> Side:
+        """The slow path of the per-side checks: refuse, or accept ``"left"``/``"right"``."""
+        self._check_open()
+        if isinstance(side, str) and side in ("left", "right"):
+            return Side(side)
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+
+    @abstractmethod
+    def _read_vacuum(self, side: Side) -> tuple[float, float] | None: ...
+
+    @abstractmethod
+    def _read_volume(self, side: Side) -> tuple[float, float] | None: ...
+
+    @abstractmethod
+    def _set_duty(self, side: Side, duty: float) -> None: ...
+
+    @abstractmethod
+    def _set_vent(self, side: Side, open_: bool) -> None: ...
+
+    @abstractmethod
+    def _kick(self) -> None: ...
+
+    @abstractmethod
+    def _rearm(self) -> None: ...
+
+    @abstractmethod
+    def _faults(self) -> frozenset[HardwareFault]: ...
+
+    @abstractmethod
+    def _presses(self) -> tuple[Press, ...]: ...
+
+    def _close(self) -> None:
+        """Release backend resources after the pump was made safe."""

@@ -1,0 +1,131 @@
+"""The simulated pump: the twin behind the hardware seam, on simulated time.
+
+``SimPump`` is a real backend (as gpiozero's ``MockFactory`` or python-can's
+``VirtualBus``): a controller cannot tell it from hardware, while tests get handles on
+the outside world (``inject``, ``press``, and the ``twin``'s truth). Its clock advances
+only when the controller sleeps until a deadline, so a session runs as fast as the CPU
+allows and never sleeps on the wall clock.
+"""
+
+from __future__ import annotations
+
+from letdown.device.base import (
+    BasePump,
+    HardwareFault,
+    MotorLayout,
+    Press,
+    PressKind,
+    Side,
+)
+from letdown.twin.cohort import ParentSpec
+from letdown.twin.faults import Fault, FaultKind
+from letdown.twin.model import Commands, PneumaticsSpec, Readings, Twin
+
+_LEFT = Side.LEFT
+_WATCHDOG = frozenset({HardwareFault.WATCHDOG})
+_NO_FAULTS: frozenset[HardwareFault] = frozenset()
+
+
+class SimClock:
+    """Simulated time: ``sleep_until`` steps the twin up to the deadline."""
+
+    def __init__(self, pump: SimPump) -> None:
+        self._pump = pump
+
+    def now_s(self) -> float:
+        return self._pump.twin.now_s
+
+    def sleep_until(self, at_s: float) -> None:
+        pump = self._pump
+        dt_s = at_s - pump.twin.now_s
+        if dt_s > 1e-9:
+            pump._advance(dt_s)
+
+
+class SimPump(BasePump):
+    """A double pump on a simulated parent.
+
+    Args:
+        parent: the simulated parent's hidden parameters; a default parent if None.
+        seed: seeds every random draw of the session (same seed, same session).
+        pneumatics: the hardware model (motor layout, sensor noise, watchdog).
+    """
+
+    name = "sim"
+
+    def __init__(
+        self,
+        parent: ParentSpec | None = None,
+        *,
+        seed: int | str = 0,
+        pneumatics: PneumaticsSpec | None = None,
+    ) -> None:
+        self.twin = Twin(parent or ParentSpec(id="default"), seed=seed, pneumatics=pneumatics)
+        self.motor_layout: MotorLayout = self.twin.pneumatics.layout
+        self._commands = Commands()
+        self._readings = Readings(0.0, (0.0, 0.0), (0.0, 0.0), 0.0, (), False)
+        self._presses_seen: list[Press] = []
+        super().__init__(SimClock(self))
+
+    def inject(
+        self,
+        kind: FaultKind | str,
+        at_s: float,
+        side: Side | str | None = None,
+        magnitude: float | None = None,
+        duration_s: float | None = None,
+    ) -> Fault:
+        """Make ``kind`` happen at ``at_s`` (simulated seconds); returns the fault."""
+        fault = Fault(
+            FaultKind(kind),
+            at_s,
+            None if side is None else Side(side),
+            magnitude,
+            duration_s,
+        )
+        self.twin.inject(fault)
+        return fault
+
+    def press(self, kind: PressKind | str, side: Side | str | None = None) -> None:
+        """Press one of the parent's buttons, as a person would."""
+        self.twin.press(PressKind(kind), None if side is None else Side(side))
+
+    def _advance(self, dt_s: float) -> None:
+        readings = self.twin.step(self._commands, dt_s)
+        if readings.presses:
+            self._presses_seen.extend(readings.presses)
+        self._readings = readings
+
+    def _read_vacuum(self, side: Side) -> tuple[float, float] | None:
+        readings = self._readings
+        value = readings.vacuum_mmhg[0 if side is _LEFT else 1]
+        return None if value is None else (value, readings.at_s)
+
+    def _read_volume(self, side: Side) -> tuple[float, float] | None:
+        readings = self._readings
+        value = readings.volume_ml[0 if side is _LEFT else 1]
+        return None if value is None else (value, readings.volume_at_s)
+
+    def _set_duty(self, side: Side, duty: float) -> None:
+        self._commands.duty[0 if side is _LEFT else 1] = duty
+
+    def _set_vent(self, side: Side, open_: bool) -> None:
+        self._commands.vent_open[0 if side is _LEFT else 1] = open_
+
+    def _kick(self) -> None:
+        self._commands.kick = True
+
+    def _rearm(self) -> None:
+        self.twin.rearm()
+
+    def _faults(self) -> frozenset[HardwareFault]:
+        return _WATCHDOG if self._readings.watchdog_tripped else _NO_FAULTS
+
+    def _presses(self) -> tuple[Press, ...]:
+        presses = tuple(self._presses_seen)
+        self._presses_seen.clear()
+        return presses
+
+    def _close(self) -> None:
+        # Apply the safe commands close() just set, so the twin's truth shows them.
+        self.twin.step(self._commands, 1e-3)

@@ -1,0 +1,155 @@
+"""Running a fixed program on a pump: the reference controller the twin is checked with.
+
+It follows the program's phases open loop (no let-down detection), on a 100 Hz loop
+with absolute deadlines (``next += period``), stops at the program's end, on the
+parent's stop button or when the hardware reports a fault, and always leaves the pump
+with motors off and vents open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from letdown.device.base import SIDES, Press, PressKind, Pump, Side
+from letdown.pump.program import Phase, Program
+from letdown.pump.tracking import CycleTracker
+
+TICK_S = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class TickView:
+    """What the loop saw on one tick (for live views); vacuum is None on dropout."""
+
+    elapsed_s: float
+    phase: Phase
+    vacuum_mmhg: Mapping[Side, float | None]
+    volume_ml: Mapping[Side, float | None]
+
+
+@dataclass(slots=True)
+class RunResult:
+    """How a program run went: collected volume per side as the bottle scale read it."""
+
+    program: str
+    started_at_s: float
+    ended_at_s: float
+    ended_by: str
+    volume_ml: dict[Side, float | None]
+    presses: list[Press] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return self.ended_at_s - self.started_at_s
+
+
+def run_program(
+    pump: Pump,
+    program: Program,
+    ceilings_mmhg: Mapping[Side, float],
+    *,
+    sides: Sequence[Side] = SIDES,
+    duration_s: float | None = None,
+    tick_s: float = TICK_S,
+    on_tick: Callable[[TickView], None] | None = None,
+    view_every: int = 10,
+) -> RunResult:
+    """Run ``program`` on ``sides`` of ``pump``; the other side stays vented.
+
+    ``ceilings_mmhg`` turns each phase's ``peak_fraction`` into a side's peak.
+    ``on_tick`` (if given) sees a ``TickView`` every ``view_every`` ticks.
+    """
+    if not 0 < tick_s <= 0.1:
+        raise ValueError(f"tick_s must be within (0, 0.1] s, got {tick_s}")
+    active = tuple(dict.fromkeys(sides))
+    if not active or any(side not in SIDES for side in active):
+        raise ValueError(f"sides must be a non-empty subset of left/right, got {sides!r}")
+    missing = [side for side in active if side not in ceilings_mmhg]
+    if missing:
+        raise ValueError(f"no comfort ceiling for {', '.join(missing)}")
+    length_s = program.duration_s if duration_s is None else duration_s
+    clock = pump.clock
+    start_s = clock.now_s()
+    # Per phase, per active side: (side, tracker, peak); no dict lookups in the loop.
+    trackers = [CycleTracker(start_s) for _ in active]
+    plan = [
+        [
+            (side, tracker, phase.peak_for(ceilings_mmhg[side]))
+            for side, tracker in zip(active, trackers, strict=True)
+        ]
+        for phase in program.phases
+    ]
+    phase_ends_s = []
+    end_s = 0.0
+    for phase in program.phases:
+        end_s += phase.duration_s
+        phase_ends_s.append(end_s)
+    last = len(program.phases) - 1
+    index = 0
+    presses: list[Press] = []
+    ended_by = "end"
+    next_s = start_s
+    ticks = 0
+    try:
+        for side in SIDES:
+            if side not in active:
+                pump.set_duty(side, 0.0)
+                pump.set_vent(side, True)
+        while True:
+            now_s = clock.now_s()
+            elapsed_s = now_s - start_s
+            if elapsed_s >= length_s - 1e-9:
+                break
+            while index < last and elapsed_s >= phase_ends_s[index]:
+                index += 1
+            phase = program.phases[index]
+            rate_cpm = phase.rate_cpm
+            hold_s = phase.hold_s
+            for side, tracker, peak_mmhg in plan[index]:
+                reading = pump.read_vacuum(side)
+                duty, vent_open = tracker.command(
+                    now_s,
+                    None if reading is None else reading.vacuum_mmhg,
+                    rate_cpm,
+                    peak_mmhg,
+                    hold_s,
+                )
+                pump.set_duty(side, duty)
+                pump.set_vent(side, vent_open)
+            pump.kick()
+            new_presses = pump.presses()
+            if new_presses:
+                presses.extend(new_presses)
+                if any(press.kind is PressKind.STOP for press in new_presses):
+                    ended_by = "stop"
+                    break
+            if pump.faults():
+                ended_by = "fault"
+                break
+            ticks += 1
+            if on_tick is not None and ticks % view_every == 0:
+                on_tick(_view(pump, elapsed_s, phase))
+            next_s += tick_s
+            clock.sleep_until(next_s)
+    finally:
+        if not pump.closed:
+            for side in SIDES:
+                pump.set_duty(side, 0.0)
+                pump.set_vent(side, True)
+    volumes: dict[Side, float | None] = {}
+    for side in SIDES:
+        scale = pump.read_volume(side)
+        volumes[side] = None if scale is None else scale.volume_ml
+    return RunResult(program.name, start_s, clock.now_s(), ended_by, volumes, presses)
+
+
+def _view(pump: Pump, elapsed_s: float, phase: Phase) -> TickView:
+    vacuum: dict[Side, float | None] = {}
+    volume: dict[Side, float | None] = {}
+    for side in SIDES:
+        pressure = pump.read_vacuum(side)
+        scale = pump.read_volume(side)
+        vacuum[side] = None if pressure is None else pressure.vacuum_mmhg
+        volume[side] = None if scale is None else scale.volume_ml
+    return TickView(elapsed_s, phase, vacuum, volume)
