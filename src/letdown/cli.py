@@ -72,6 +72,50 @@ def twin_cohort(
     console.print(f"wrote {out}: {len(cohort.parents)} parents, profile {profile}, seed {seed}")
 
 
+@twin_app.command("params")
+def twin_params() -> None:
+    """Every fixed parameter of the twin, with its unit and source."""
+    from letdown.twin.cohort import PROFILES
+    from letdown.twin.model import PARAMETERS, PneumaticsSpec, pneumatics_parameters
+
+    table = Table(title="twin parameters")
+    for column in ("parameter", "value", "unit", "source"):
+        table.add_column(column, overflow="fold")
+    for parameter in (*PARAMETERS, *pneumatics_parameters(PneumaticsSpec())):
+        table.add_row(parameter.name, f"{parameter.value:g}", parameter.unit, str(parameter.source))
+    console.print(table)
+    profiles = Table(title="cohort profiles: log-normal median (sigma) \\[low, high]")
+    for column in (
+        "profile",
+        "latency s",
+        "interval s",
+        "count",
+        "available mL",
+        "R/L",
+        "flow mL/min",
+        "comfort mmHg",
+        "pain /mmHg",
+    ):
+        profiles.add_column(column, overflow="fold")
+    for name, shape in PROFILES.items():
+        profiles.add_row(
+            name,
+            *(
+                f"{spread.median:g} ({spread.sigma:g}) [{spread.low:g}, {spread.high:g}]"
+                for spread in (shape.latency_s, shape.interval_s)
+            ),
+            f"{shape.count_mean:g} ± {shape.count_sd:g}",
+            *(
+                f"{spread.median:g} ({spread.sigma:g}) [{spread.low:g}, {spread.high:g}]"
+                for spread in (shape.available_ml, shape.right_over_left, shape.flow_ml_min)
+            ),
+            f"{shape.comfort_mean_mmhg:g} ± {shape.comfort_sd_mmhg:g}"
+            f" (sides ± {shape.comfort_side_sd_mmhg:g})",
+            f"{shape.pain_per_mmhg.median:g} ({shape.pain_per_mmhg.sigma:g})",
+        )
+    console.print(profiles)
+
+
 @twin_app.command("calibrate")
 def twin_calibrate(
     json_out: Annotated[
@@ -96,6 +140,8 @@ def twin_calibrate(
         cohort = load_cohort(cohort_file) if cohort_file else generate_cohort(n, seed, profile)
     except LetdownError as exc:
         raise _fail(str(exc)) from exc
+    if not cohort.name and cohort_file:
+        cohort = cohort.model_copy(update={"name": cohort_file.stem})
     with _ProgressBar(f"calibrating on {cohort.name} ({len(cohort.parents)} parents)") as step:
         runs = run_cohort(cohort, compare_n=compare, jobs=jobs or None, progress=step)
     rows = evaluate(runs)

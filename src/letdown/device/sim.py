@@ -117,6 +117,10 @@ class SimPump(BasePump):
 
     def _rearm(self) -> None:
         self.twin.rearm()
+        # Outputs come back off: nothing runs until the controller commands it again.
+        self._commands.duty[:] = [0.0, 0.0]
+        self._commands.vent_open[:] = [True, True]
+        self._readings = self._readings._replace(watchdog_tripped=False)
 
     def _faults(self) -> frozenset[HardwareFault]:
         return _WATCHDOG if self._readings.watchdog_tripped else _NO_FAULTS

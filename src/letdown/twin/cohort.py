@@ -133,14 +133,13 @@ def parse_cohort(text: str | bytes, origin: str = "<cohort>") -> Cohort:
 
 
 def load_cohort(path: str | Path) -> Cohort:
-    """Read a cohort file in the twin.md §4 schema."""
+    """Read a cohort file in the twin.md §4 schema (an unnamed cohort stays unnamed)."""
     path = Path(path)
     try:
         text = path.read_bytes()
     except OSError as exc:
         raise CohortError(f"{path}: cannot read cohort file ({exc.strerror})") from exc
-    cohort = parse_cohort(text, str(path))
-    return cohort if cohort.name else cohort.model_copy(update={"name": path.stem})
+    return parse_cohort(text, str(path))
 
 
 def save_cohort(cohort: Cohort, path: str | Path) -> None:

@@ -137,6 +137,8 @@ PARAMETERS: tuple[Parameter, ...] = (
 """Every fixed physiological parameter with its source (``letdown twin params``)."""
 
 _TOO_MUCH = PressKind.TOO_MUCH
+_INV_RISE_S = 1.0 / RISE_S
+_TAIL_FRACTION = 1.0 - PLATEAU_FRACTION
 _LIMIT = PressKind.LIMIT
 
 
@@ -384,6 +386,7 @@ class Twin:
         self._stall_from_s = math.inf
         self._stall_until_s = -math.inf
         self._pending: list[Fault] = []
+        self._next_fault_s = math.inf
         self.active_faults: list[Fault] = []
         self._presses: list[Press] = []
         self._decay_dt = -1.0
@@ -396,6 +399,7 @@ class Twin:
             raise ValueError(f"fault at {fault.at_s} s is in the past (now {self._now_s:.2f} s)")
         self._pending.append(fault)
         self._pending.sort(key=lambda f: f.at_s)
+        self._next_fault_s = self._pending[0].at_s
 
     def press(self, kind: PressKind, side: Side | None = None) -> None:
         """Someone presses a button now (the parent's hand presses on its own too)."""
@@ -404,9 +408,13 @@ class Twin:
         )
 
     def rearm(self) -> None:
-        """Clear a tripped watchdog, as a board's reset line does."""
+        """Clear a tripped watchdog, as a board's reset line does: outputs come back off."""
         self._tripped = False
         self._armed = False
+        for s in self._sides:
+            s.duty = 0.0
+            s.motor = 0.0
+            s.vent_open = True
 
     # --- truth, for tests and benchmarks ----------------------------------------------------
     @property
@@ -461,24 +469,28 @@ class Twin:
         return self._step(commands, dt_s)
 
     def _step(self, commands: Commands, dt: float) -> Readings:
-        now = self._now_s + dt
+        started = self._now_s
+        now = started + dt
         self._now_s = now
-        if self._pending and self._pending[0].at_s <= now:
+        if now >= self._next_fault_s:
             self._activate(now)
         left, right = self._sides
-        if not self._stall_from_s <= now < self._stall_until_s:
+        # Commands sent at the start of this step arrive unless the loop stalled by then
+        # (a microsecond's grace for the float sum of many steps).
+        if not self._stall_from_s <= started + 1e-6 < self._stall_until_s:
             left.duty = commands.duty[0]
             right.duty = commands.duty[1]
             left.vent_open = commands.vent_open[0]
             right.vent_open = commands.vent_open[1]
             if commands.kick:
+                # The kick was sent at the start of this step.
                 commands.kick = False
-                self._last_kick_s = now
+                self._last_kick_s = started
                 self._armed = True
         if (
             self._armed
             and not self._tripped
-            and now - self._last_kick_s > self.pneumatics.watchdog_s
+            and now - self._last_kick_s >= self.pneumatics.watchdog_s - 1e-9
         ):
             self._tripped = True
         tripped = self._tripped
@@ -512,19 +524,23 @@ class Twin:
                 s.pressure = round(raw * self._inv_step) / self._inv_step
 
         self._reflex(now, dt)
-        drive = 0.0
-        for ejection in self._active:
-            t = now - ejection.start_s
-            shape = 1.0 - math.exp(-t / RISE_S)
-            tail_s = ejection.duration_s * (1.0 - PLATEAU_FRACTION)
-            to_end_s = ejection.duration_s - t
-            if to_end_s < tail_s:
-                shape *= to_end_s / tail_s
-            drive += ejection.strength * shape
-        if self._active and now - self._active[0].start_s >= self._active[0].duration_s:
-            self._active = [e for e in self._active if now - e.start_s < e.duration_s]
-        drive = (drive if drive < MAX_DRIVE else MAX_DRIVE) + BASE_FLOW
-        record = self.ejections[-1] if self.ejections else None
+        drive = BASE_FLOW
+        record = None
+        if self._active:
+            drive = 0.0
+            for ejection in self._active:
+                t = now - ejection.start_s
+                shape = 1.0 - math.exp(-t * _INV_RISE_S)
+                tail_s = ejection.duration_s * _TAIL_FRACTION
+                to_end_s = ejection.duration_s - t
+                if to_end_s < tail_s:
+                    shape *= to_end_s / tail_s
+                drive += ejection.strength * shape
+            if now - self._active[0].start_s >= self._active[0].duration_s:
+                self._active = [e for e in self._active if now - e.start_s < e.duration_s]
+            drive = (drive if drive < MAX_DRIVE else MAX_DRIVE) + BASE_FLOW
+        if self.ejections:
+            record = self.ejections[-1]
 
         if dt != self._decay_dt:
             self._decay_dt = dt
@@ -642,6 +658,7 @@ class Twin:
     def _activate(self, now: float) -> None:
         while self._pending and self._pending[0].at_s <= now:
             fault = self._pending.pop(0)
+            self._next_fault_s = self._pending[0].at_s if self._pending else math.inf
             self.active_faults.append(fault)
             kind = fault.kind
             if kind is FaultKind.LOOP_STALL:

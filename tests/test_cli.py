@@ -1,0 +1,98 @@
+"""The ``letdown`` command as a person (or an outside check) runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from letdown.cli import app
+from letdown.twin.cohort import load_cohort
+
+runner = CliRunner()
+
+
+def test_twin_cohort_writes_a_file_that_loads(tmp_path: Path) -> None:
+    out = tmp_path / "c.json"
+    result = runner.invoke(app, ["twin", "cohort", "--n", "5", "--seed", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cohort = load_cohort(out)
+    assert len(cohort.parents) == 5
+    assert cohort.seed == 2
+
+
+def test_twin_cohort_refuses_an_unknown_profile(tmp_path: Path) -> None:
+    out = tmp_path / "c.json"
+    result = runner.invoke(
+        app, ["twin", "cohort", "--n", "5", "--profile", "tired", "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "unknown profile 'tired'" in result.output
+    assert not out.exists()
+
+
+def test_calibrate_writes_the_json_outside_checks_read(tmp_path: Path) -> None:
+    cohort = tmp_path / "small.json"
+    runner.invoke(app, ["twin", "cohort", "--n", "2", "--seed", "5", "--out", str(cohort)])
+    out = tmp_path / "cal.json"
+    result = runner.invoke(
+        app,
+        [
+            "twin",
+            "calibrate",
+            "--cohort",
+            str(cohort),
+            "--compare",
+            "1",
+            "--jobs",
+            "1",
+            "--json",
+            str(out),
+        ],
+    )
+    payload = json.loads(out.read_text())
+    assert set(payload) == {"ok", "rows"}
+    assert [row["id"] for row in payload["rows"]] == [f"C{i}" for i in range(1, 14)]
+    for row in payload["rows"]:
+        assert set(row) == {"id", "figure", "target", "value", "ok"}
+        assert isinstance(row["value"], float)
+    assert payload["ok"] == all(row["ok"] for row in payload["rows"])
+    assert result.exit_code == (0 if payload["ok"] else 1)
+    assert "C13" in result.output
+
+
+def test_calibrate_names_the_file_and_key_of_a_bad_cohort(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"parents": [{"id": "a", "sides": {"left": {"avail_ml": 3}}}]}))
+    result = runner.invoke(app, ["twin", "calibrate", "--cohort", str(bad)])
+    assert result.exit_code == 2
+    assert str(bad) in result.output.replace("\n", "")
+    assert "parents[0].sides.left.avail_ml: unknown key" in result.output.replace("\n", "")
+
+
+def test_bench_speed_reports_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "speed.json"
+    result = runner.invoke(
+        app, ["bench", "speed", "--minutes", "0.5", "--repeat", "1", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert set(payload) == {"realtime_factor", "tick_us_p50", "tick_us_p99"}
+    assert payload["realtime_factor"] > 0
+    assert 0 < payload["tick_us_p50"] <= payload["tick_us_p99"]
+    assert "real time" in result.output
+
+
+def test_demo_runs_a_session_and_summarises_it() -> None:
+    result = runner.invoke(app, ["demo", "--speed", "0", "--minutes", "1"])
+    assert result.exit_code == 0, result.output
+    assert "comfort ceilings" in result.output
+    assert "session summary" in result.output
+    assert "collected mL" in result.output
+
+
+def test_demo_refuses_an_unknown_program() -> None:
+    result = runner.invoke(app, ["demo", "--program", "turbo"])
+    assert result.exit_code == 2
+    assert "unknown program 'turbo'" in result.output
