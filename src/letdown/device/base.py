@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 from typing import NamedTuple, Protocol, Self, runtime_checkable
@@ -75,6 +76,35 @@ class HardwareFault(StrEnum):
     WATCHDOG = "watchdog"
 
 
+@dataclass(frozen=True, slots=True)
+class PumpSpec:
+    """What the hardware maker declares: the physical bounds of the pneumatics and sensors.
+
+    A safety supervisor checks readings against these: a reading the hardware cannot
+    produce (vacuum rising faster than the motor can pull, not falling while the vent is
+    open) means a sensor, motor or valve fault.
+    """
+
+    max_rise_mmhg_s: float
+    """Fastest the vacuum can rise, at full duty from atmosphere."""
+    stall_mmhg: float
+    """Highest vacuum the motor can pull with everything closed."""
+    vent_per_s_min: float
+    """An open vent releases at least this fraction of the vacuum per second."""
+    vent_per_s_max: float
+    """An open vent releases at most this fraction of the vacuum per second."""
+    leak_per_s_max: float
+    """A sealed flange leaks at most this fraction of the vacuum per second."""
+    pressure_noise_mmhg: float
+    """Standard deviation of the pressure sensor's noise."""
+    pressure_period_s: float
+    volume_noise_ml: float
+    """Standard deviation of the bottle scale's noise."""
+    volume_period_s: float
+    watchdog_s: float
+    """The hardware watchdog cuts the motor and opens the vents after this long unkicked."""
+
+
 @runtime_checkable
 class Clock(Protocol):
     """Time as the device sees it; simulations advance it, hardware lets it pass."""
@@ -108,6 +138,9 @@ class Pump(Protocol):
 
     @property
     def clock(self) -> Clock: ...
+
+    @property
+    def spec(self) -> PumpSpec: ...
 
     @property
     def closed(self) -> bool: ...
@@ -147,9 +180,15 @@ class BasePump(ABC):
     name: str = "base"
     motor_layout: MotorLayout = MotorLayout.PER_SIDE
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, spec: PumpSpec) -> None:
         self._clock = clock
+        self._spec = spec
         self._closed = False
+
+    @property
+    def spec(self) -> PumpSpec:
+        """The hardware's declared physical bounds."""
+        return self._spec
 
     @property
     def clock(self) -> Clock:

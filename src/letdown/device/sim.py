@@ -15,6 +15,7 @@ from letdown.device.base import (
     MotorLayout,
     Press,
     PressKind,
+    PumpSpec,
     Side,
 )
 from letdown.twin.cohort import ParentSpec
@@ -24,6 +25,25 @@ from letdown.twin.model import Commands, PneumaticsSpec, Readings, Twin
 _LEFT = Side.LEFT
 _WATCHDOG = frozenset({HardwareFault.WATCHDOG})
 _NO_FAULTS: frozenset[HardwareFault] = frozenset()
+
+
+def declared_spec(pneumatics: PneumaticsSpec) -> PumpSpec:
+    """The bounds a maker of this simulated pump would declare, with margins."""
+    pull_per_s = pneumatics.pull_per_s * (
+        pneumatics.shared_pull_fraction if pneumatics.layout is MotorLayout.SHARED else 1.0
+    )
+    return PumpSpec(
+        max_rise_mmhg_s=1.2 * pull_per_s * pneumatics.stall_mmhg,
+        stall_mmhg=pneumatics.stall_mmhg,
+        vent_per_s_min=0.6 * pneumatics.vent_per_s,
+        vent_per_s_max=1.4 * pneumatics.vent_per_s,
+        leak_per_s_max=3.0 * pneumatics.leak_per_s,
+        pressure_noise_mmhg=pneumatics.pressure_noise_mmhg,
+        pressure_period_s=pneumatics.max_step_s,
+        volume_noise_ml=pneumatics.volume_noise_ml,
+        volume_period_s=pneumatics.volume_period_s,
+        watchdog_s=pneumatics.watchdog_s,
+    )
 
 
 class SimClock:
@@ -65,7 +85,7 @@ class SimPump(BasePump):
         self._commands = Commands()
         self._readings = Readings(0.0, (0.0, 0.0), (0.0, 0.0), 0.0, (), False)
         self._presses_seen: list[Press] = []
-        super().__init__(SimClock(self))
+        super().__init__(SimClock(self), declared_spec(self.twin.pneumatics))
 
     def inject(
         self,
