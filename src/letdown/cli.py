@@ -239,6 +239,243 @@ def bench_speed(
         )
 
 
+@bench_app.command("efficacy")
+def bench_efficacy(
+    cohort_file: Annotated[Path, typer.Option("--cohort", help="Cohort file (twin.md §4).")],
+    controllers: Annotated[
+        str,
+        typer.Option("--controllers", help="Comma-separated: letdown,two-phase,constant,oracle."),
+    ] = "letdown,two-phase,constant,oracle",
+    minutes: Annotated[float, typer.Option("--minutes", min=0.5, max=120)] = 15.0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the figures as JSON.")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
+) -> None:
+    """Every controller on every parent of a cohort (figures in the twin)."""
+    from letdown.bench.efficacy import CONTROLLERS, run_efficacy, summarise
+    from letdown.twin.cohort import load_cohort
+
+    names = [name.strip() for name in controllers.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CONTROLLERS]
+    if not names or unknown:
+        raise _fail(
+            f"unknown controller {unknown[0]!r}" if unknown else "no controllers given"
+        ) from None
+    try:
+        cohort = load_cohort(cohort_file)
+    except LetdownError as exc:
+        raise _fail(str(exc)) from exc
+    if not cohort.name:
+        cohort = cohort.model_copy(update={"name": cohort_file.stem})
+    label = f"{len(names)} controllers x {len(cohort.parents)} parents"
+    with _ProgressBar(label) as step:
+        results = run_efficacy(cohort, names, minutes, jobs=jobs or None, progress=step)
+    summary = summarise(cohort, minutes, results)
+    table = Table(
+        title=f"efficacy on {cohort.name}"
+        f" ({len(cohort.parents)} parents, {minutes:g} min, in the twin)"
+    )
+    for column in (
+        "controller",
+        "yield %",
+        "t80 s (median)",
+        "reach two-phase s (median)",
+        "above ceiling s",
+        "too-much presses",
+        "length s",
+    ):
+        table.add_column(column, justify="right")
+    for name, row in summary["controllers"].items():
+        table.add_row(
+            name,
+            f"{row['yield_pct']:.1f}",
+            "-" if row["t80_s"] is None else f"{row['t80_s']:.0f}",
+            "-" if row["reach_baseline_s"] is None else f"{row['reach_baseline_s']:.0f}",
+            f"{row['above_ceiling_s']:.1f}",
+            f"{row['presses']:.2f}",
+            f"{row['length_s']:.0f}",
+        )
+    console.print(table)
+    if json_out:
+        _write_json(json_out, summary)
+
+
+@bench_app.command("faults")
+def bench_faults(
+    sessions: Annotated[int, typer.Option("--sessions", min=1, max=1_000_000)] = 2000,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 1,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the figures as JSON.")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
+) -> None:
+    """Random faults of every kind at random times; how the supervisor copes (in the twin)."""
+    from letdown.bench.faults import run_faults, summarise_faults
+
+    with _ProgressBar(f"{sessions} fault sessions") as step:
+        runs = run_faults(sessions, seed, jobs=jobs or None, progress=step)
+    summary = summarise_faults(runs)
+    table = Table(title=f"fault campaign: {sessions} sessions, seed {seed} (in the twin)")
+    for column in (
+        "fault",
+        "count",
+        "detected",
+        "max ms over 300 mmHg",
+        "max ms over ceiling+20",
+        "p99 ms fault to vents open",
+    ):
+        table.add_column(column, justify="right")
+    for kind, row in summary["kinds"].items():
+        table.add_row(
+            kind,
+            str(row["count"]),
+            str(row["detected"]),
+            f"{row['over_cap_ms_max']:.0f}",
+            f"{row['over_ceiling_ms_max']:.0f}",
+            "-" if row["vent_ms_p99"] is None else f"{row['vent_ms_p99']:.0f}",
+        )
+    console.print(table)
+    if json_out:
+        _write_json(json_out, summary)
+
+
+# --- pump -------------------------------------------------------------------------------
+
+
+@app.command("pump")
+def pump_command(
+    sim: Annotated[bool, typer.Option("--sim", help="Run on the simulated pump.")] = False,
+    cohort_file: Annotated[Path | None, typer.Option("--cohort", help="Cohort file.")] = None,
+    parent_id: Annotated[
+        str | None, typer.Option("--parent", help="Parent id in the cohort.")
+    ] = None,
+    program_name: Annotated[str, typer.Option("--program")] = "letdown",
+    speed: Annotated[
+        float, typer.Option("--speed", min=0, help="Times real time (0: fast).")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+) -> None:
+    """Run a session live: keys l / r = "too much" left / right, p = pause, s = stop."""
+    from letdown.device.base import SIDES, Side
+    from letdown.device.sim import SimPump
+    from letdown.pump.session import LETDOWN, Command, CommandKind, PumpSession, Snapshot
+    from letdown.twin.cohort import generate_cohort, load_cohort
+
+    if not sim:
+        raise _fail("only the simulated pump exists so far: pass --sim")
+    if program_name != LETDOWN.name:
+        raise _fail(f"unknown program {program_name!r}; the live session runs 'letdown'")
+    try:
+        cohort = load_cohort(cohort_file) if cohort_file else generate_cohort(1, seed)
+    except LetdownError as exc:
+        raise _fail(str(exc)) from exc
+    if parent_id is None:
+        index = 0
+    else:
+        ids = [p.id for p in cohort.parents]
+        if parent_id not in ids:
+            raise _fail(f"no parent {parent_id!r} in the cohort (first ids: {', '.join(ids[:5])})")
+        index = ids.index(parent_id)
+    parent = cohort.parents[index]
+    pump = SimPump(parent, seed=cohort.session_seed(index))
+    session = PumpSession(pump)
+    wall_start = time.monotonic()
+    keys = _KeyReader()
+
+    def render(snap: Snapshot) -> Panel:
+        table = Table(expand=True)
+        table.add_column("")
+        for side in SIDES:
+            table.add_column(side.value, justify="right")
+        views = [snap.side(side) for side in SIDES]
+        table.add_row(
+            "vacuum mmHg", *(_gauge(v.vacuum_mmhg, max(1.0, v.ceiling_mmhg)) for v in views)
+        )
+        table.add_row(
+            "level / ceiling mmHg",
+            *(
+                f"{v.level_mmhg:.0f} / {v.ceiling_mmhg:.0f}{' (learning)' if v.learning else ''}"
+                for v in views
+            ),
+        )
+        table.add_row("flow mL/min", *(f"{v.flow_ml_min:5.1f}" for v in views))
+        table.add_row(
+            "collected mL", *("-" if v.volume_ml is None else f"{v.volume_ml:.1f}" for v in views)
+        )
+        notice = "  [bold yellow]nearly done[/]" if snap.nearly_done else ""
+        if snap.fault is not None:
+            notice = f"  [bold red]{snap.fault.message}[/]"
+        return Panel(
+            table,
+            title=f"{_clock(snap.elapsed_s)}  {snap.state.value}"
+            f"  let-downs seen: {snap.ejections}{notice}",
+            subtitle="l/r: too much left/right   p: pause/resume   s: stop",
+        )
+
+    with pump, keys, Live(render(session.snapshot()), console=console, auto_refresh=False) as live:
+        session.start()
+        paused = False
+        ticks = 0
+        while not session.finished:
+            session.step()
+            ticks += 1
+            if ticks % 10 == 0 or session.finished:
+                for key in keys.read():
+                    if key in "lr":
+                        session.send(
+                            Command(CommandKind.TOO_MUCH, Side.LEFT if key == "l" else Side.RIGHT)
+                        )
+                    elif key == "p":
+                        session.send(Command(CommandKind.RESUME if paused else CommandKind.PAUSE))
+                        paused = not paused
+                    elif key in "sq":
+                        session.send(Command(CommandKind.STOP))
+                snap = session.snapshot()
+                if speed > 0:
+                    ahead_s = wall_start + snap.elapsed_s / speed - time.monotonic()
+                    if ahead_s > 0:
+                        time.sleep(ahead_s)
+                live.update(render(snap), refresh=True)
+    record = session.record()
+    console.print_json(data=record.to_dict())
+
+
+class _KeyReader:
+    """Single keys from a terminal without Enter (nothing when stdin is not a terminal)."""
+
+    def __init__(self) -> None:
+        self._saved: list[Any] | None = None
+
+    def __enter__(self) -> _KeyReader:
+        import sys
+        import termios
+        import tty
+
+        if sys.stdin.isatty():
+            self._saved = termios.tcgetattr(sys.stdin)
+            tty.setcbreak(sys.stdin.fileno())
+        return self
+
+    def read(self) -> list[str]:
+        import select
+        import sys
+
+        if self._saved is None:
+            return []
+        keys = []
+        while select.select([sys.stdin], [], [], 0)[0]:
+            keys.append(sys.stdin.read(1).lower())
+        return keys
+
+    def __exit__(self, *exc: object) -> None:
+        import sys
+        import termios
+
+        if self._saved is not None:
+            termios.tcsetattr(sys.stdin, termios.TCSADRAIN, self._saved)
+
+
 # --- demo -------------------------------------------------------------------------------
 
 

@@ -21,7 +21,16 @@ class CycleTracker:
     not drift with the loop's jitter.
     """
 
-    __slots__ = ("_cycle_start_s", "_reached", "_release_at_s", "_released", "peak_seen_mmhg")
+    __slots__ = (
+        "_cycle_start_s",
+        "_reached",
+        "_release_at_s",
+        "_released",
+        "last_peak_mmhg",
+        "last_target_mmhg",
+        "peak_seen_mmhg",
+        "target_mmhg",
+    )
 
     def __init__(self, now_s: float) -> None:
         self._cycle_start_s = now_s
@@ -29,6 +38,9 @@ class CycleTracker:
         self._released = False
         self._release_at_s = 0.0
         self.peak_seen_mmhg = 0.0
+        self.target_mmhg = 0.0
+        self.last_peak_mmhg = 0.0
+        self.last_target_mmhg = 0.0
 
     def command(
         self,
@@ -38,7 +50,11 @@ class CycleTracker:
         peak_mmhg: float,
         hold_s: float,
     ) -> tuple[float, bool]:
-        """Motor duty (0..1) and whether the vent is open, for this tick."""
+        """Motor duty (0..1) and whether the vent is open, for this tick.
+
+        ``last_peak_mmhg`` and ``last_target_mmhg`` keep the measured peak and the set peak
+        of the cycle that just ended, for tracking-error reports.
+        """
         period_s = 60.0 / rate_cpm
         if now_s - self._cycle_start_s >= period_s:
             self._cycle_start_s += period_s
@@ -46,9 +62,13 @@ class CycleTracker:
                 self._cycle_start_s = now_s
             self._reached = False
             self._released = False
+            self.last_peak_mmhg = self.peak_seen_mmhg
+            self.last_target_mmhg = self.target_mmhg
             self.peak_seen_mmhg = 0.0
+            self.target_mmhg = 0.0
         if vacuum_mmhg is None or peak_mmhg <= 0.0 or self._released:
             return 0.0, True
+        self.target_mmhg = peak_mmhg
         if vacuum_mmhg > self.peak_seen_mmhg:
             self.peak_seen_mmhg = vacuum_mmhg
         if not self._reached and vacuum_mmhg >= peak_mmhg - REACH_BAND_MMHG:

@@ -252,6 +252,7 @@ class _Side:
     """One side's state: pneumatics, sensors, milk, pain and the hand."""
 
     __slots__ = (
+        "above_comfort_s",
         "available_ml",
         "comfort_mmhg",
         "cycle_max",
@@ -313,6 +314,7 @@ class _Side:
         self.cycle_max = 0.0
         self.last_cross_s = -math.inf
         self.held_s = 0.0
+        self.above_comfort_s = 0.0
         self.pain = 0.0
         self.too_much_since_s: float | None = None
         self.too_much_due_s: float | None = None
@@ -389,6 +391,8 @@ class Twin:
         self._next_fault_s = math.inf
         self.active_faults: list[Fault] = []
         self._presses: list[Press] = []
+        self.presses_made: dict[PressKind, int] = dict.fromkeys(PressKind, 0)
+        """How often the parent's own hand pressed each button (truth)."""
         self._decay_dt = -1.0
         self._pain_decay = 1.0
 
@@ -447,6 +451,10 @@ class Twin:
 
     def comfort_mmhg(self, side: Side) -> float:
         return self._state(side).comfort_mmhg
+
+    def above_comfort_s(self, side: Side) -> float:
+        """Seconds the true vacuum on ``side`` has spent above its comfortable maximum."""
+        return self._state(side).above_comfort_s
 
     def vent_open(self, side: Side) -> bool:
         """Whether the vent really is open (a stuck vent is not, whatever it was told)."""
@@ -622,6 +630,7 @@ class Twin:
         # Pain: vacuum above comfort, worse the longer it is held.
         if v > s.comfort_mmhg:
             s.held_s += dt
+            s.above_comfort_s += dt
             felt = s.pain_per_mmhg * (v - s.comfort_mmhg) * (1.0 + HOLD_GAIN_PER_S * s.held_s)
         else:
             s.held_s = 0.0
@@ -643,6 +652,7 @@ class Twin:
             s.too_much_since_s = None
         if s.too_much_due_s is not None and now >= s.too_much_due_s:
             self._presses.append(Press(_TOO_MUCH, s.side, now))
+            self.presses_made[_TOO_MUCH] += 1
             s.too_much_due_s = None
             s.too_much_ready_s = now + TOO_MUCH_REPEAT_S
         if pain >= LIMIT_PAIN:
@@ -653,6 +663,7 @@ class Twin:
             s.limit_armed = True
         if s.limit_due_s is not None and now >= s.limit_due_s:
             self._presses.append(Press(_LIMIT, s.side, now))
+            self.presses_made[_LIMIT] += 1
             s.limit_due_s = None
 
     def _activate(self, now: float) -> None:

@@ -1,0 +1,616 @@
+"""The letdown controller: one adaptive double-pumping session on a ``Pump``.
+
+Each side runs on its own: its own comfort ceiling (learned from the parent's presses,
+or carried in a ``ComfortProfile``), its own working level and its own suction cycle.
+The session stimulates until milk flows, expresses while it flows, stimulates again in
+the lulls between ejections, and ends when the flow has stopped for good, at the session
+cap, or when someone presses stop. A safety supervisor checks every tick; on any fault
+the motor stops, the vents open and the session ends in ``fault``.
+
+Time is the device's clock: on the simulated pump a session runs as fast as the CPU
+allows; on hardware, at 100 Hz with absolute deadlines (``next += period``).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from letdown.device.base import SIDES, HardwareFault, PressKind, Pump, Side
+from letdown.pump.comfort import ComfortProfile, SideComfort
+from letdown.pump.detection import FlowEstimator, LetdownDetector, MilkEvent
+from letdown.pump.machine import Event, SessionMachine, State
+from letdown.pump.program import HARD_CAP_MMHG, Phase, PhaseKind
+from letdown.pump.safety import SafetyFault, Supervisor
+from letdown.pump.tracking import CycleTracker
+
+TICK_S = 0.01
+SEARCH_RATE_CPM = 60.0
+SEARCH_HOLD_S = 0.3
+"""While a side's ceiling is being found its cycles are slow enough to reach each level."""
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveProgram:
+    """The letdown program as data: which cycle to run in each state, and when to end.
+
+    ``stimulation.duration_s`` is the timer fallback if no let-down is seen;
+    ``restimulation.duration_s`` how long to stimulate in a lull before expressing again.
+    Peaks are fractions of each side's working level.
+    """
+
+    name: str
+    stimulation: Phase
+    expression: Phase
+    restimulation: Phase
+    quiet_s: float = 150.0
+    """Flow low this long after the last ejection ends the session ..."""
+    quiet_interval_factor: float = 1.6
+    """... or this many times the mean interval between ejections seen, if longer."""
+    end_flow_ml_min: float = 0.5
+    """... while each side's flow over the last minute stays below this ..."""
+    nearly_done_s: float = 60.0
+    """The "nearly done" notice comes this long before the predicted end."""
+    finishing_s: float = 2.0
+    """Vents open and motor off this long before the session is done."""
+    cap_s: float = 30 * 60.0
+    """Session cap (auto-off after 40 min or a user timer in cleared pumps, e.g. Freemie
+    K172772; 30 min by default here)."""
+
+    def __post_init__(self) -> None:
+        for name in ("quiet_s", "nearly_done_s", "finishing_s", "cap_s"):
+            value = getattr(self, name)
+            if not 0 < value < 24 * 3600:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        for phase in (self.stimulation, self.expression, self.restimulation):
+            if phase.kind is PhaseKind.REST or phase.peak_fraction is None:
+                raise ValueError("adaptive phases set their peak as a fraction of the level")
+
+    def phase_for(self, state: State) -> Phase | None:
+        if state is State.STIMULATION:
+            return self.stimulation
+        if state is State.EXPRESSION:
+            return self.expression
+        if state is State.RESTIMULATION:
+            return self.restimulation
+        return None
+
+
+LETDOWN = AdaptiveProgram(
+    "letdown",
+    # Faster cycles until milk flows (stimulation runs at 100-120 cycles/min in common
+    # pumps, twin.md §3; 90 lets each cycle still reach the side's level) ...
+    stimulation=Phase(PhaseKind.STIMULATION, 150.0, 90.0, peak_fraction=1.0, hold_s=0.1),
+    # ... then slower cycles at the side's comfortable maximum, which removes the most
+    # milk (Kent et al. 2008).
+    expression=Phase(PhaseKind.EXPRESSION, 3600.0, 60.0, peak_fraction=1.0, hold_s=0.4),
+    restimulation=Phase(PhaseKind.STIMULATION, 45.0, 90.0, peak_fraction=1.0, hold_s=0.1),
+)
+
+
+class CommandKind(StrEnum):
+    TOO_MUCH = "too_much"
+    LEVEL = "level"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command from the app or a partner; repeated ``id``s act once (idempotent)."""
+
+    kind: CommandKind
+    side: Side | None = None
+    delta_mmhg: float = 0.0
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SideView:
+    vacuum_mmhg: float | None
+    volume_ml: float | None
+    flow_ml_min: float
+    level_mmhg: float
+    ceiling_mmhg: float
+    learning: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the session looks like now; immutable, safe to hand to another thread."""
+
+    at_s: float
+    elapsed_s: float
+    state: State
+    left: SideView
+    right: SideView
+    ejections: int
+    nearly_done: bool
+    fault: SafetyFault | None
+
+    def side(self, side: Side) -> SideView:
+        return self.left if side is Side.LEFT else self.right
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSpan:
+    state: State
+    start_s: float
+    end_s: float
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """What a session leaves behind, for the journal and the comfort profile."""
+
+    program: str
+    started_at_s: float
+    ended_at_s: float
+    ended_by: str
+    volume_ml: dict[Side, float | None]
+    ceilings_mmhg: dict[Side, float]
+    phases: list[PhaseSpan] = field(default_factory=list)
+    ejections_s: list[float] = field(default_factory=list)
+    presses: list[tuple[str, str | None, float]] = field(default_factory=list)
+    faults: list[SafetyFault] = field(default_factory=list)
+    nearly_done_at_s: float | None = None
+    tracking_error_p95_mmhg: dict[Side, float | None] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return self.ended_at_s - self.started_at_s
+
+    def comfort_profile(self) -> ComfortProfile:
+        """The ceilings this session ended with, to start the next one from."""
+        return ComfortProfile(self.ceilings_mmhg[Side.LEFT], self.ceilings_mmhg[Side.RIGHT])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values; times to the millisecond."""
+        return {
+            "program": self.program,
+            "started_at_s": _ms(self.started_at_s),
+            "ended_at_s": _ms(self.ended_at_s),
+            "ended_by": self.ended_by,
+            "volume_ml": {side.value: v for side, v in self.volume_ml.items()},
+            "ceilings_mmhg": {side.value: v for side, v in self.ceilings_mmhg.items()},
+            "phases": [
+                {"state": p.state.value, "start_s": _ms(p.start_s), "end_s": _ms(p.end_s)}
+                for p in self.phases
+            ],
+            "ejections_s": [_ms(t) for t in self.ejections_s],
+            "presses": [{"kind": k, "side": s, "at_s": _ms(t)} for k, s, t in self.presses],
+            "faults": [
+                {
+                    "reason": f.reason.value,
+                    "side": None if f.side is None else f.side.value,
+                    "at_s": _ms(f.at_s),
+                    "message": f.message,
+                }
+                for f in self.faults
+            ],
+            "nearly_done_at_s": None
+            if self.nearly_done_at_s is None
+            else _ms(self.nearly_done_at_s),
+            "tracking_error_p95_mmhg": {
+                side.value: v for side, v in self.tracking_error_p95_mmhg.items()
+            },
+        }
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds, 3)
+
+
+class PumpSession:
+    """One adaptive session on ``pump``.
+
+    Args:
+        pump: any ``letdown.device`` backend.
+        program: the adaptive program (``LETDOWN`` by default).
+        profile: comfort ceilings from earlier sessions; a side without one is learned.
+        soreness: 0-10 per side, reported before starting: starts that side lower.
+        tick_s: the control period (10 ms: 100 Hz).
+
+    Drive it with ``run()`` (start to end) or ``start()`` then ``step()`` per tick.
+    ``send(command)`` is safe from another thread; listeners get ``Snapshot``s.
+    """
+
+    def __init__(
+        self,
+        pump: Pump,
+        program: AdaptiveProgram = LETDOWN,
+        *,
+        profile: ComfortProfile | None = None,
+        soreness: dict[Side, float] | None = None,
+        tick_s: float = TICK_S,
+        supervisor: Supervisor | None = None,
+    ) -> None:
+        if not 0.001 <= tick_s <= 0.05:
+            raise ValueError(f"tick_s must be within 1-50 ms, got {tick_s!r}")
+        self.pump = pump
+        self.program = program
+        self.tick_s = tick_s
+        self.profile = profile or ComfortProfile()
+        self.soreness = dict(soreness or {})
+        self.supervisor = supervisor or Supervisor(
+            pump.spec, tick_s=tick_s, motor_layout=pump.motor_layout
+        )
+        self.machine = SessionMachine()
+        self.machine.add_listener(self._on_transition)
+        self.detector = LetdownDetector()
+        self._commands: deque[Command] = deque()
+        self._seen_ids: set[str] = set()
+        self._listeners: list[tuple[Callable[[Snapshot], None], int]] = []
+        self._ticks = 0
+        self._state_ticks = 0
+        self._started_s = 0.0
+        self._deadline_s = 0.0
+        self._state_since_s = 0.0
+        self._quiet_since_s: float | None = None
+        self._nearly_done_at_s: float | None = None
+        self._finishing_ticks = 0
+        self._record: SessionRecord | None = None
+        self._phases: list[PhaseSpan] = []
+        self._presses: list[tuple[str, str | None, float]] = []
+        self._faults: list[SafetyFault] = []
+        self._comfort: dict[Side, SideComfort] = {}
+        self._trackers = [CycleTracker(0.0), CycleTracker(0.0)]
+        self._flows = [FlowEstimator(), FlowEstimator()]
+        self._flow_ml_min = 0.0
+        self._minute: deque[tuple[float, float, float]] = deque()
+        self._volume_at_s: float | None = None
+        self._vacuum: tuple[float | None, float | None] = (None, None)
+        self._volume: tuple[float | None, float | None] = (None, None)
+        self._applied: tuple[tuple[float, bool], tuple[float, bool]] = ((0.0, True), (0.0, True))
+        self._tracking_errors: tuple[list[float], list[float]] = ([], [])
+        self._ended_by = ""
+
+    # --- public surface -------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return self.machine.state
+
+    @property
+    def finished(self) -> bool:
+        return self.machine.state in (State.DONE, State.FAULT)
+
+    def add_listener(self, listener: Callable[[Snapshot], None], every_ticks: int = 10) -> None:
+        """Call ``listener`` with a ``Snapshot`` every ``every_ticks`` and on each change."""
+        if every_ticks < 1:
+            raise ValueError("every_ticks must be at least 1")
+        self._listeners.append((listener, every_ticks))
+
+    def send(self, command: Command) -> None:
+        """Queue a command for the next tick (thread-safe)."""
+        self._commands.append(command)
+
+    def start(self) -> None:
+        now_s = self.pump.clock.now_s()
+        self._started_s = self._deadline_s = now_s
+        for index, side in enumerate(SIDES):
+            ceiling = self.profile.starting_ceiling(side, self.soreness.get(side, 0.0))
+            comfort = SideComfort(side, now_s, ceiling)
+            self._comfort[side] = comfort
+            self.supervisor.set_ceiling(side, comfort.ceiling_mmhg)
+            self._trackers[index] = CycleTracker(now_s)
+        self.machine.send(Event.START, now_s)
+
+    def run(self) -> SessionRecord:
+        """Run the session to its end; the pump is left with motors off and vents open."""
+        if self.machine.state is State.IDLE:
+            self.start()
+        while not self.finished:
+            self.step()
+        return self.record()
+
+    def snapshot(self) -> Snapshot:
+        now_s = self.pump.clock.now_s()
+        views = []
+        for index, side in enumerate(SIDES):
+            comfort = self._comfort.get(side)
+            views.append(
+                SideView(
+                    self._vacuum[index],
+                    self._volume[index],
+                    self._flows[index].flow_ml_min,
+                    0.0 if comfort is None else comfort.level_mmhg,
+                    0.0 if comfort is None else comfort.ceiling_mmhg,
+                    comfort is not None and comfort.searching,
+                )
+            )
+        return Snapshot(
+            now_s,
+            now_s - self._started_s,
+            self.machine.state,
+            views[0],
+            views[1],
+            len(self.detector.ejections_s),
+            self._nearly_done_at_s is not None,
+            self.supervisor.fault,
+        )
+
+    def record(self) -> SessionRecord:
+        if self._record is None:
+            raise RuntimeError("the session has not ended yet")
+        return self._record
+
+    # --- the loop ---------------------------------------------------------------------
+    def step(self) -> None:
+        """One control tick, then wait for the next deadline."""
+        if self.finished:
+            return
+        pump = self.pump
+        now_s = pump.clock.now_s()
+        late_s = now_s - self._deadline_s
+        readings = [pump.read_vacuum(side) for side in SIDES]
+        scales = [pump.read_volume(side) for side in SIDES]
+        self._vacuum = tuple(None if r is None else r.vacuum_mmhg for r in readings)  # type: ignore[assignment]
+        self._volume = tuple(None if r is None else r.volume_ml for r in scales)  # type: ignore[assignment]
+        volume_at_s = None if scales[0] is None else scales[0].at_s
+        fault = self.supervisor.check(
+            now_s,
+            self._vacuum,
+            self._volume,
+            volume_at_s,
+            self._applied,
+            pump.faults(),
+            late_s if late_s > 0 else 0.0,
+        )
+        if fault is not None:
+            self._fail(fault, now_s)
+            return
+        for press in pump.presses():
+            self._presses.append(
+                (press.kind.value, None if press.side is None else press.side.value, press.at_s)
+            )
+            self._on_press(press.kind, press.side, now_s)
+        while self._commands:
+            self._on_command(self._commands.popleft(), now_s)
+        if self.finished:
+            return
+        if volume_at_s is not None and volume_at_s != self._volume_at_s:
+            self._volume_at_s = volume_at_s
+            self._on_volume(now_s, scales)
+        self._advance_state(now_s)
+        if self.finished:
+            return
+        self._drive(now_s)
+        pump.kick()
+        self._ticks += 1
+        self._state_ticks += 1
+        for listener, every in self._listeners:
+            if self._ticks % every == 0:
+                listener(self.snapshot())
+        self._deadline_s += self.tick_s
+        pump.clock.sleep_until(self._deadline_s)
+
+    def _drive(self, now_s: float) -> None:
+        state = self.machine.state
+        phase = self.program.phase_for(state)
+        applied = []
+        for index, side in enumerate(SIDES):
+            comfort = self._comfort[side]
+            tracker = self._trackers[index]
+            if phase is None:
+                duty, vent_open = 0.0, True
+            else:
+                comfort.tick(now_s)
+                if comfort.searching:
+                    # Kent's search: full cycles that reach and hold the level being tried.
+                    rate_cpm, peak, hold_s = SEARCH_RATE_CPM, comfort.level_mmhg, SEARCH_HOLD_S
+                else:
+                    rate_cpm, hold_s = phase.rate_cpm, phase.hold_s
+                    peak = phase.peak_for(comfort.level_mmhg)
+                duty, vent_open = tracker.command(
+                    now_s, self._vacuum[index], rate_cpm, min(peak, HARD_CAP_MMHG), hold_s
+                )
+                if (
+                    state is State.EXPRESSION
+                    and not comfort.searching
+                    and tracker.last_target_mmhg > 0.0
+                    and tracker.last_peak_mmhg > 0.0
+                ):
+                    self._tracking_errors[index].append(
+                        abs(tracker.last_peak_mmhg - tracker.last_target_mmhg)
+                    )
+                    tracker.last_target_mmhg = 0.0
+            self.pump.set_duty(side, duty)
+            self.pump.set_vent(side, vent_open)
+            applied.append((duty, vent_open))
+        self._applied = (applied[0], applied[1])
+
+    def _slow_flow_ml_min(self) -> float:
+        """The larger side's flow over the last minute (noise well under 1 mL/min)."""
+        history = self._minute
+        if len(history) < 2 or history[-1][0] - history[0][0] < 50.0:
+            return float("inf")
+        (t0, left0, right0), (t1, left1, right1) = history[0], history[-1]
+        return 60.0 * max(left1 - left0, right1 - right0) / (t1 - t0)
+
+    def _on_volume(self, now_s: float, scales: list[Any]) -> None:
+        if (
+            scales[0] is not None
+            and scales[1] is not None
+            and (not self._minute or now_s - self._minute[-1][0] >= 1.0)
+        ):
+            self._minute.append((now_s, scales[0].volume_ml, scales[1].volume_ml))
+            while now_s - self._minute[0][0] > 60.0:
+                self._minute.popleft()
+        total = 0.0
+        for index, scale in enumerate(scales):
+            if scale is not None:
+                total += self._flows[index].add(scale.at_s, scale.volume_ml)
+        self._flow_ml_min = total
+        event = self.detector.update(now_s, total)
+        state = self.machine.state
+        if event is MilkEvent.LETDOWN:
+            self._quiet_since_s = None
+            self._nearly_done_at_s = None
+            if self.machine.allows(Event.LETDOWN):
+                self.machine.send(Event.LETDOWN, now_s)
+        elif event is MilkEvent.LULL:
+            self._quiet_since_s = now_s
+            if state is State.EXPRESSION:
+                self.machine.send(Event.LULL, now_s)
+
+    def _advance_state(self, now_s: float) -> None:
+        machine = self.machine
+        state = machine.state
+        program = self.program
+        if state is State.FINISHING:
+            self._finishing_ticks += 1
+            if self._finishing_ticks * self.tick_s >= program.finishing_s:
+                machine.send(Event.TIMEOUT, now_s)
+            return
+        if state is State.PAUSED:
+            return
+        phase = program.phase_for(state)
+        if (
+            phase is not None
+            and state is not State.EXPRESSION
+            and self._state_ticks * self.tick_s >= phase.duration_s
+        ):
+            machine.send(Event.TIMEOUT, now_s)
+            return
+        elapsed_s = now_s - self._started_s
+        end_in_s = program.cap_s - elapsed_s
+        if (
+            self._quiet_since_s is not None
+            and not self.detector.flowing
+            and self._slow_flow_ml_min() < program.end_flow_ml_min
+        ):
+            intervals = [
+                b - a
+                for a, b in zip(
+                    self.detector.ejections_s, self.detector.ejections_s[1:], strict=False
+                )
+            ]
+            quiet_needed_s = program.quiet_s
+            if intervals:
+                quiet_needed_s = max(
+                    quiet_needed_s, program.quiet_interval_factor * statistics.fmean(intervals)
+                )
+            end_in_s = min(end_in_s, self._quiet_since_s + quiet_needed_s - now_s)
+        if end_in_s <= program.nearly_done_s and self._nearly_done_at_s is None:
+            self._nearly_done_at_s = now_s
+            self._notify()
+        if end_in_s <= 0.0:
+            self._ended_by = "cap" if elapsed_s >= program.cap_s else "flow_ended"
+            machine.send(Event.FLOW_ENDED, now_s)
+
+    # --- presses, commands, faults ----------------------------------------------------
+    def _on_press(self, kind: PressKind, side: Side | None, now_s: float) -> None:
+        if kind is PressKind.STOP:
+            self._stop(now_s, "stop")
+            return
+        if side is None or self.machine.state in (State.IDLE, State.DONE, State.FAULT):
+            return
+        comfort = self._comfort[side]
+        if kind is PressKind.TOO_MUCH:
+            comfort.too_much(now_s)
+        elif kind is PressKind.LIMIT:
+            comfort.limit(now_s)
+        self.supervisor.set_ceiling(side, comfort.ceiling_mmhg)
+
+    def _on_command(self, command: Command, now_s: float) -> None:
+        if command.id is not None:
+            if command.id in self._seen_ids:
+                return
+            self._seen_ids.add(command.id)
+        kind = command.kind
+        if kind is CommandKind.STOP:
+            self._stop(now_s, "stop")
+        elif kind is CommandKind.PAUSE:
+            if self.machine.allows(Event.PAUSE):
+                self.machine.send(Event.PAUSE, now_s)
+        elif kind is CommandKind.RESUME:
+            if self.machine.allows(Event.RESUME):
+                self.machine.send(Event.RESUME, now_s)
+        elif command.side is not None and command.side in self._comfort:
+            if kind is CommandKind.TOO_MUCH:
+                self._on_press(PressKind.TOO_MUCH, command.side, now_s)
+            elif kind is CommandKind.LEVEL:
+                self._comfort[command.side].nudge(now_s, command.delta_mmhg)
+
+    def _stop(self, now_s: float, why: str) -> None:
+        if self.machine.allows(Event.STOP):
+            self._ended_by = self._ended_by or why
+            self.machine.send(Event.STOP, now_s)
+
+    def _fail(self, fault: SafetyFault, now_s: float) -> None:
+        """Fail to safe: motor off, vents open, stop kicking (the watchdog cuts power too)."""
+        for side in SIDES:
+            self.pump.set_duty(side, 0.0)
+            self.pump.set_vent(side, True)
+        self._applied = ((0.0, True), (0.0, True))
+        self._faults.append(fault)
+        self._ended_by = "fault"
+        self.machine.send(Event.FAULT, now_s)
+
+    # --- bookkeeping ------------------------------------------------------------------
+    def _on_transition(self, old: State, event: Event, new: State, at_s: float) -> None:
+        if old is not State.IDLE:
+            self._phases.append(PhaseSpan(old, self._state_since_s, at_s))
+        self._state_since_s = at_s
+        self._state_ticks = 0
+        if new is State.FINISHING:
+            self._finishing_ticks = 0
+            self._ended_by = self._ended_by or event.value
+            for side in SIDES:
+                self.pump.set_duty(side, 0.0)
+                self.pump.set_vent(side, True)
+        if new in (State.DONE, State.FAULT):
+            self._finish(at_s)
+        self._notify()
+
+    def _notify(self) -> None:
+        if self._listeners:
+            snapshot = self.snapshot()
+            for listener, _ in self._listeners:
+                listener(snapshot)
+
+    def _finish(self, at_s: float) -> None:
+        for side in SIDES:
+            self.pump.set_duty(side, 0.0)
+            self.pump.set_vent(side, True)
+        volumes: dict[Side, float | None] = {}
+        for side in SIDES:
+            scale = self.pump.read_volume(side)
+            volumes[side] = None if scale is None else scale.volume_ml
+        errors: dict[Side, float | None] = {}
+        for index, side in enumerate(SIDES):
+            values = sorted(self._tracking_errors[index])
+            errors[side] = values[int(0.95 * (len(values) - 1))] if values else None
+        self._record = SessionRecord(
+            program=self.program.name,
+            started_at_s=self._started_s,
+            ended_at_s=at_s,
+            ended_by=self._ended_by or "done",
+            volume_ml=volumes,
+            ceilings_mmhg={side: self._comfort[side].ceiling_mmhg for side in self._comfort},
+            phases=list(self._phases),
+            ejections_s=list(self.detector.ejections_s),
+            presses=list(self._presses),
+            faults=list(self._faults),
+            nearly_done_at_s=self._nearly_done_at_s,
+            tracking_error_p95_mmhg=errors,
+        )
+
+
+__all__ = [
+    "LETDOWN",
+    "AdaptiveProgram",
+    "Command",
+    "CommandKind",
+    "HardwareFault",
+    "PhaseSpan",
+    "PumpSession",
+    "SessionRecord",
+    "SideView",
+    "Snapshot",
+]
