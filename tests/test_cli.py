@@ -96,3 +96,89 @@ def test_demo_refuses_an_unknown_program() -> None:
     result = runner.invoke(app, ["demo", "--program", "turbo"])
     assert result.exit_code == 2
     assert "unknown program 'turbo'" in result.output
+
+
+def test_bench_efficacy_writes_the_json_outside_checks_read(tmp_path: Path) -> None:
+    cohort = tmp_path / "two.json"
+    runner.invoke(app, ["twin", "cohort", "--n", "2", "--seed", "8", "--out", str(cohort)])
+    out = tmp_path / "eff.json"
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "efficacy",
+            "--cohort",
+            str(cohort),
+            "--controllers",
+            "letdown,two-phase,oracle",
+            "--minutes",
+            "2",
+            "--jobs",
+            "1",
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["cohort"] == "typical-2"
+    assert payload["parents"] == 2
+    assert payload["minutes"] == 2
+    assert set(payload["controllers"]) == {"letdown", "two-phase", "oracle"}
+    for row in payload["controllers"].values():
+        assert set(row) == {
+            "yield_pct",
+            "t80_s",
+            "reach_baseline_s",
+            "above_ceiling_s",
+            "presses",
+            "length_s",
+        }
+        assert 0 < row["yield_pct"] < 100
+        assert row["length_s"] <= 2 * 60 + 3
+    assert payload["controllers"]["two-phase"]["reach_baseline_s"] is not None
+
+
+def test_bench_efficacy_refuses_an_unknown_controller(tmp_path: Path) -> None:
+    cohort = tmp_path / "one.json"
+    runner.invoke(app, ["twin", "cohort", "--n", "1", "--out", str(cohort)])
+    result = runner.invoke(
+        app, ["bench", "efficacy", "--cohort", str(cohort), "--controllers", "letdown,magic"]
+    )
+    assert result.exit_code == 2
+    assert "unknown controller 'magic'" in result.output
+
+
+def test_bench_faults_detects_one_of_each_kind(tmp_path: Path) -> None:
+    out = tmp_path / "faults.json"
+    result = runner.invoke(
+        app,
+        ["bench", "faults", "--sessions", "9", "--seed", "3", "--jobs", "1", "--json", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["sessions"] == 9
+    assert len(payload["kinds"]) == 9
+    for row in payload["kinds"].values():
+        assert set(row) == {
+            "count",
+            "detected",
+            "over_cap_ms_max",
+            "over_ceiling_ms_max",
+            "vent_ms_p99",
+        }
+        assert row["detected"] == row["count"] == 1
+        assert row["over_cap_ms_max"] == 0.0
+
+
+def test_pump_sim_runs_a_session_and_prints_its_record() -> None:
+    result = runner.invoke(app, ["pump", "--sim", "--speed", "0", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert '"ended_by"' in result.output
+    assert '"ceilings_mmhg"' in result.output
+
+
+def test_pump_needs_the_simulated_pump_for_now() -> None:
+    result = runner.invoke(app, ["pump"])
+    assert result.exit_code == 2
+    assert "--sim" in result.output
