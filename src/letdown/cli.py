@@ -581,6 +581,7 @@ def demo(
                 view_every=max(5, int(speed * 0.5)) if speed else 1000,
             )
 
+    console.print()
     summary = Table(
         title=f"session summary (in the twin): ended by {result.ended_by}"
         f" after {_clock(result.duration_s)}"

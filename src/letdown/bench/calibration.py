@@ -9,13 +9,11 @@ the same seeds, only the program differs.
 from __future__ import annotations
 
 import math
-import os
 import statistics
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 
+from letdown.bench.pool import map_tasks
 from letdown.device.base import SIDES, Side
 from letdown.device.sim import SimPump
 from letdown.pump.comfort import find_limits
@@ -165,20 +163,7 @@ def run_cohort(
         (parent, cohort.session_seed(index), index, index < compare_n)
         for index, parent in enumerate(cohort.parents)
     ]
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-    results: list[ParentRun] = []
-    if workers == 1:
-        for task in tasks:
-            results.append(_run_one(task))
-            if progress:
-                progress(len(results), len(tasks))
-        return results
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        for result in pool.map(_run_one, tasks, chunksize=1):
-            results.append(result)
-            if progress:
-                progress(len(results), len(tasks))
-    return results
+    return map_tasks(_run_one, tasks, jobs=jobs, progress=progress)
 
 
 def _pct(part: int, whole: int) -> float:

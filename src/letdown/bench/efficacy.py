@@ -12,14 +12,12 @@ figures are in the twin.
 from __future__ import annotations
 
 import math
-import os
 import statistics
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 from typing import Any
 
+from letdown.bench.pool import map_tasks
 from letdown.device.base import SIDES, Clock, PressKind, Side
 from letdown.device.sim import SimPump
 from letdown.pump.program import CONSTANT, HARD_CAP_MMHG, TWO_PHASE, Phase, PhaseKind, Program
@@ -214,20 +212,7 @@ def run_efficacy(
         (parent, cohort.session_seed(index), tuple(controllers), minutes)
         for index, parent in enumerate(cohort.parents)
     ]
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-    results: list[list[Outcome]] = []
-    if workers == 1:
-        for task in tasks:
-            results.append(_run_parent(task))
-            if progress:
-                progress(len(results), len(tasks))
-        return results
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        for outcome in pool.map(_run_parent, tasks, chunksize=1):
-            results.append(outcome)
-            if progress:
-                progress(len(results), len(tasks))
-    return results
+    return map_tasks(_run_parent, tasks, jobs=jobs, progress=progress)
 
 
 def _median(values: list[float | None]) -> float | None:

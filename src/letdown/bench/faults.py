@@ -10,14 +10,12 @@ when the fault was detected and the vents really opened. Figures are in the twin
 from __future__ import annotations
 
 import math
-import os
 import random
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from typing import Any
 
+from letdown.bench.pool import map_tasks
 from letdown.device.base import SIDES, Clock, Side
 from letdown.device.sim import SimPump
 from letdown.pump.comfort import ComfortProfile
@@ -159,20 +157,7 @@ def run_faults(
     if sessions < 1:
         raise ValueError(f"sessions must be at least 1, got {sessions}")
     tasks = [(seed, index, KINDS[index % len(KINDS)]) for index in range(sessions)]
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-    runs: list[FaultRun] = []
-    if workers == 1:
-        for task in tasks:
-            runs.append(_run(task))
-            if progress:
-                progress(len(runs), len(tasks))
-        return runs
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        for run in pool.map(_run, tasks, chunksize=8):
-            runs.append(run)
-            if progress:
-                progress(len(runs), len(tasks))
-    return runs
+    return map_tasks(_run, tasks, jobs=jobs, progress=progress, chunksize=8)
 
 
 def _p99(values: list[float]) -> float:
