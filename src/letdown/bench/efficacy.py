@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from letdown.bench.pool import map_tasks
-from letdown.device.base import SIDES, Clock, PressKind, Side
+from letdown.device.base import SIDES, Clock, PressKind, Side, make_safe
 from letdown.device.sim import SimPump
 from letdown.pump.program import CONSTANT, HARD_CAP_MMHG, TWO_PHASE, Phase, PhaseKind, Program
 from letdown.pump.runner import run_program
@@ -140,9 +140,7 @@ def _run_knob(pump: SimPump, program: Program, length_s: float) -> None:
             next_s += 0.01
             clock.sleep_until(next_s)
     finally:
-        for side in SIDES:
-            pump.set_duty(side, 0.0)
-            pump.set_vent(side, True)
+        make_safe(pump)
 
 
 def _run_oracle(pump: SimPump, parent: ParentSpec, length_s: float) -> None:
@@ -174,19 +172,14 @@ def run_controller(controller: str, parent: ParentSpec, seed: str, minutes: floa
         twin = pump.twin
         removed = sum(twin.removed_ml(side) for side in SIDES)
         available = sum(twin.available_ml(side) for side in SIDES)
-        presses = 0
         return Outcome(
             controller=controller,
             yield_pct=100.0 * removed / available if available else 0.0,
             series=tuple(pump.probe.series),
             above_ceiling_s=sum(twin.above_comfort_s(side) for side in SIDES),
-            presses=presses + _too_much_presses(pump),
+            presses=twin.presses_made[PressKind.TOO_MUCH],
             length_s=twin.now_s,
         )
-
-
-def _too_much_presses(pump: SimPump) -> int:
-    return pump.twin.presses_made.get(PressKind.TOO_MUCH, 0)
 
 
 def _run_parent(args: tuple[ParentSpec, str, tuple[str, ...], float]) -> list[Outcome]:

@@ -315,3 +315,21 @@ class BasePump(ABC):
 
     def _close(self) -> None:
         """Release backend resources after the pump was made safe."""
+
+
+def make_safe(pump: Pump) -> None:
+    """Motor off and both vents open, leaving the pump open for more (unlike ``close``)."""
+    if pump.closed:
+        return
+    for side in SIDES:
+        pump.set_duty(side, 0.0)
+        pump.set_vent(side, True)
+
+
+def read_volumes(pump: Pump) -> dict[Side, float | None]:
+    """Each side's latest collected volume (None where the scale gives no reading)."""
+    volumes: dict[Side, float | None] = {}
+    for side in SIDES:
+        scale = pump.read_volume(side)
+        volumes[side] = None if scale is None else scale.volume_ml
+    return volumes

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from letdown.device.base import SIDES, PressKind, Pump, Side
+from letdown.device.base import SIDES, PressKind, Pump, Side, make_safe
 from letdown.pump.program import HARD_CAP_MMHG
 from letdown.pump.tracking import CycleTracker
 
@@ -80,10 +80,7 @@ def find_limits(
             next_s += tick_s
             clock.sleep_until(next_s)
     finally:
-        if not pump.closed:
-            for side in SIDES:
-                pump.set_duty(side, 0.0)
-                pump.set_vent(side, True)
+        make_safe(pump)
     return found
 
 

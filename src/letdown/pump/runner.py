@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from letdown.device.base import SIDES, Press, PressKind, Pump, Side
+from letdown.device.base import SIDES, Press, PressKind, Pump, Side, make_safe, read_volumes
 from letdown.pump.program import Phase, Program
 from letdown.pump.tracking import CycleTracker
 
@@ -133,23 +133,13 @@ def run_program(
             next_s += tick_s
             clock.sleep_until(next_s)
     finally:
-        if not pump.closed:
-            for side in SIDES:
-                pump.set_duty(side, 0.0)
-                pump.set_vent(side, True)
-    volumes: dict[Side, float | None] = {}
-    for side in SIDES:
-        scale = pump.read_volume(side)
-        volumes[side] = None if scale is None else scale.volume_ml
-    return RunResult(program.name, start_s, clock.now_s(), ended_by, volumes, presses)
+        make_safe(pump)
+    return RunResult(program.name, start_s, clock.now_s(), ended_by, read_volumes(pump), presses)
 
 
 def _view(pump: Pump, elapsed_s: float, phase: Phase) -> TickView:
     vacuum: dict[Side, float | None] = {}
-    volume: dict[Side, float | None] = {}
     for side in SIDES:
         pressure = pump.read_vacuum(side)
-        scale = pump.read_volume(side)
         vacuum[side] = None if pressure is None else pressure.vacuum_mmhg
-        volume[side] = None if scale is None else scale.volume_ml
-    return TickView(elapsed_s, phase, vacuum, volume)
+    return TickView(elapsed_s, phase, vacuum, read_volumes(pump))

@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from letdown.device.base import SIDES, HardwareFault, PressKind, Pump, Side
+from letdown.device.base import (
+    SIDES,
+    HardwareFault,
+    PressKind,
+    Pump,
+    Side,
+    make_safe,
+    read_volumes,
+)
 from letdown.pump.comfort import ComfortProfile, SideComfort
 from letdown.pump.detection import FlowEstimator, LetdownDetector, MilkEvent
 from letdown.pump.machine import Event, SessionMachine, State
@@ -545,9 +553,7 @@ class PumpSession:
 
     def _fail(self, fault: SafetyFault, now_s: float) -> None:
         """Fail to safe: motor off, vents open, stop kicking (the watchdog cuts power too)."""
-        for side in SIDES:
-            self.pump.set_duty(side, 0.0)
-            self.pump.set_vent(side, True)
+        make_safe(self.pump)
         self._applied = ((0.0, True), (0.0, True))
         self._faults.append(fault)
         self._ended_by = "fault"
@@ -562,9 +568,7 @@ class PumpSession:
         if new is State.FINISHING:
             self._finishing_ticks = 0
             self._ended_by = self._ended_by or event.value
-            for side in SIDES:
-                self.pump.set_duty(side, 0.0)
-                self.pump.set_vent(side, True)
+            make_safe(self.pump)
         if new in (State.DONE, State.FAULT):
             self._finish(at_s)
         self._notify()
@@ -576,13 +580,8 @@ class PumpSession:
                 listener(snapshot)
 
     def _finish(self, at_s: float) -> None:
-        for side in SIDES:
-            self.pump.set_duty(side, 0.0)
-            self.pump.set_vent(side, True)
-        volumes: dict[Side, float | None] = {}
-        for side in SIDES:
-            scale = self.pump.read_volume(side)
-            volumes[side] = None if scale is None else scale.volume_ml
+        make_safe(self.pump)
+        volumes = read_volumes(self.pump)
         errors: dict[Side, float | None] = {}
         for index, side in enumerate(SIDES):
             values = sorted(self._tracking_errors[index])
