@@ -27,3 +27,23 @@ class DeviceClosedError(DeviceError):
 
 class UnknownBackendError(LetdownError, LookupError):
     """No pump backend is registered under the requested name."""
+
+
+class JournalError(LetdownError):
+    """The journal cannot do what was asked."""
+
+
+class InvalidEntryError(JournalError, ValueError):
+    """An entry, amount, time or command argument is invalid; the message says which."""
+
+
+class NotFoundError(JournalError, LookupError):
+    """No household, member, child, entry or stash bag by that name or id."""
+
+
+class StashRuleError(InvalidEntryError):
+    """A stash move or use breaks a milk-storage rule (thawed milk back to a freezer)."""
+
+
+class DatabaseVersionError(JournalError, RuntimeError):
+    """The database is not at this release's schema: migrate it, or use a newer letdown."""

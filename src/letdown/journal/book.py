@@ -1,0 +1,774 @@
+"""The journal's API: a household's book of entries, its members, children and milk stash.
+
+``Journal.open(url)`` opens (or creates) the database; ``journal.book(household, member)``
+gives one member's view of one household, through which every read and write goes, so
+nothing crosses households and every change names who made it. Each write is one
+transaction: it lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from letdown.errors import InvalidEntryError, JournalError, NotFoundError, StashRuleError
+from letdown.journal import db, schema
+from letdown.journal.records import (
+    SIDE_NAMES,
+    BagUse,
+    BottleContent,
+    BottleFeed,
+    ChildInfo,
+    HouseholdInfo,
+    Location,
+    MemberInfo,
+    PregnancyInfo,
+    Record,
+    Role,
+    Units,
+    Word,
+    now_utc,
+    parse_record,
+)
+from letdown.journal.stash import Expiry, Stay, check_move, expiry
+
+VOLUME_SLACK_ML = 0.5
+"""A bag may give this much more than its recorded remainder (rounding on a label)."""
+
+CODE_ALPHABET = "ACDEFHJKMNPRTWXY3479"
+"""Label codes avoid characters that read alike when handwritten (0/O, 1/I, 5/S, 8/B)."""
+
+
+class NotAllowedError(JournalError, PermissionError):
+    """The member's role does not allow this (a viewer cannot write)."""
+
+
+@dataclass(frozen=True)
+class HouseholdView:
+    id: int
+    name: str
+    time_zone: str
+    units: Units
+    word: Word
+
+
+@dataclass(frozen=True)
+class MemberView:
+    id: int
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """A record as the journal holds it, with who wrote it and how often it changed."""
+
+    id: int
+    uid: str
+    record: Record
+    version: int
+    entered_by: str
+    entered_at: datetime
+    updated_by: str
+    updated_at: datetime
+
+    @property
+    def kind(self) -> str:
+        return self.record.kind
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    version: int
+    action: str
+    record: Record
+    changed_by: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class BagView:
+    """A stash bag now: where it is, what is left, and when it must be used by."""
+
+    code: str
+    uid: str
+    volume_ml: float
+    remaining_ml: float
+    expressed_at: datetime
+    location: Location
+    status: str
+    stays: tuple[Stay, ...]
+    expiry: Expiry
+    sources: tuple[str, ...]
+    closed_at: datetime | None
+    reason: str
+    notes: str
+
+    def expired(self, now: datetime) -> bool:
+        return self.status == "stored" and now >= self.expiry.use_by
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What happened between ``since`` and ``until`` (entries that started in that span)."""
+
+    since: datetime
+    until: datetime
+    pump_sessions: int = 0
+    pumped_ml: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIDE_NAMES, 0.0))
+    nurse_feeds: int = 0
+    nursed_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIDE_NAMES, 0.0))
+    bottles: int = 0
+    bottle_ml: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys((c.value for c in BottleContent), 0.0)
+    )
+    care: int = 0
+    symptoms: int = 0
+    worst_pain: dict[str, int | None] = field(
+        default_factory=lambda: dict.fromkeys(SIDE_NAMES, None)
+    )
+    highest_fever_c: float | None = None
+
+    @property
+    def pumped_total_ml(self) -> float:
+        return sum(self.pumped_ml.values())
+
+
+class Journal:
+    """An open journal database. Closing it releases its connections."""
+
+    def __init__(self, engine: Engine) -> None:
+        db.check(engine)
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Journal:
+        """Open the journal at ``url`` (default: ``LETDOWN_DB`` or the user's data folder)."""
+        return cls(db.make_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def create_household(self, info: HouseholdInfo, first: MemberInfo) -> Book:
+        """A new household with its first member; returns that member's book."""
+        now = now_utc()
+        with Session(self.engine) as session, session.begin():
+            if session.scalar(select(schema.Household).filter_by(name=info.name)):
+                raise InvalidEntryError(f"a household named {info.name!r} exists already")
+            household = schema.Household(
+                name=info.name,
+                time_zone=info.time_zone,
+                units=info.units.value,
+                word=info.word.value,
+                created_at=now,
+            )
+            session.add(household)
+            session.flush()
+            member = schema.Member(
+                household_id=household.id, name=first.name, role=first.role.value, created_at=now
+            )
+            session.add(member)
+            session.flush()
+            return Book(self.engine, _household_view(household), _member_view(member))
+
+    def household_names(self) -> list[str]:
+        with Session(self.engine) as session:
+            return list(session.scalars(select(schema.Household.name).order_by("id")))
+
+    def book(self, household: str | None = None, member: str | None = None) -> Book:
+        """One member's view of one household (defaults: the only household, its first member)."""
+        with Session(self.engine) as session:
+            query = select(schema.Household)
+            if household is not None:
+                query = query.filter_by(name=household)
+            found = list(session.scalars(query.limit(2)))
+            if not found:
+                raise NotFoundError(
+                    f"no household named {household!r}" if household else "no household yet"
+                )
+            if len(found) > 1:
+                names = ", ".join(self.household_names())
+                raise NotFoundError(f"several households ({names}): name one")
+            row = found[0]
+            members = select(schema.Member).filter_by(household_id=row.id)
+            if member is not None:
+                members = members.filter_by(name=member)
+            who = session.scalar(members.order_by(schema.Member.id).limit(1))
+            if who is None:
+                raise NotFoundError(f"no member named {member!r} in {row.name}")
+            return Book(self.engine, _household_view(row), _member_view(who))
+
+
+def _household_view(row: schema.Household) -> HouseholdView:
+    return HouseholdView(row.id, row.name, row.time_zone, Units(row.units), Word(row.word))
+
+
+def _member_view(row: schema.Member) -> MemberView:
+    return MemberView(row.id, row.name, Role(row.role))
+
+
+class Book:
+    """A household's journal as one member sees it; every change is signed by that member."""
+
+    def __init__(self, engine: Engine, household: HouseholdView, member: MemberView) -> None:
+        self.engine = engine
+        self.household = household
+        self.member = member
+
+    def as_member(self, name: str) -> Book:
+        with Session(self.engine) as session:
+            row = session.scalar(
+                select(schema.Member).filter_by(household_id=self.household.id, name=name)
+            )
+            if row is None:
+                raise NotFoundError(f"no member named {name!r} in {self.household.name}")
+            return Book(self.engine, self.household, _member_view(row))
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        if self.member.role is Role.VIEWER:
+            raise NotAllowedError(f"{self.member.name} is a viewer and cannot change the journal")
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    # --- people ----------------------------------------------------------------------
+
+    def add_member(self, info: MemberInfo) -> MemberView:
+        with self._write() as session:
+            row = schema.Member(
+                household_id=self.household.id,
+                name=info.name,
+                role=info.role.value,
+                created_at=now_utc(),
+            )
+            session.add(row)
+            _flush_unique(session, f"a member named {info.name!r} exists already")
+            return _member_view(row)
+
+    def members(self) -> list[MemberView]:
+        with self._read() as session:
+            rows = session.scalars(
+                select(schema.Member).filter_by(household_id=self.household.id).order_by("id")
+            )
+            return [_member_view(row) for row in rows]
+
+    def add_child(self, info: ChildInfo) -> ChildInfo:
+        with self._write() as session:
+            session.add(
+                schema.Child(
+                    household_id=self.household.id, name=info.name, birth_date=info.birth_date
+                )
+            )
+            _flush_unique(session, f"a child named {info.name!r} exists already")
+            return info
+
+    def children(self) -> list[ChildInfo]:
+        with self._read() as session:
+            rows = session.scalars(
+                select(schema.Child).filter_by(household_id=self.household.id).order_by("id")
+            )
+            return [ChildInfo(name=row.name, birth_date=row.birth_date) for row in rows]
+
+    def add_pregnancy(self, info: PregnancyInfo) -> PregnancyInfo:
+        with self._write() as session:
+            session.add(
+                schema.Pregnancy(
+                    household_id=self.household.id,
+                    due_date=info.due_date,
+                    notes=info.notes,
+                    entered_by=self.member.id,
+                    entered_at=now_utc(),
+                )
+            )
+            return info
+
+    def pregnancies(self) -> list[PregnancyInfo]:
+        with self._read() as session:
+            rows = session.scalars(
+                select(schema.Pregnancy)
+                .filter_by(household_id=self.household.id)
+                .order_by(schema.Pregnancy.due_date)
+            )
+            return [PregnancyInfo(due_date=row.due_date, notes=row.notes) for row in rows]
+
+    # --- entries ---------------------------------------------------------------------
+
+    def add(
+        self,
+        record: Record,
+        *,
+        uid: str | None = None,
+        entered_at: datetime | None = None,
+    ) -> StoredEntry:
+        """Store a new record; a bottle's bags are drawn down in the same transaction."""
+        now = entered_at or now_utc()
+        with self._write() as session:
+            row = schema.Entry(
+                uid=uid or str(uuid.uuid4()),
+                household_id=self.household.id,
+                kind=record.kind,
+                child_id=self._child_id(session, record),
+                start_at=record.start_at,
+                end_at=record.end_time(),
+                data=record.model_dump(mode="json"),
+                version=1,
+                entered_by=self.member.id,
+                entered_at=now,
+                updated_by=self.member.id,
+                updated_at=now,
+            )
+            session.add(row)
+            _flush_unique(session, f"an entry with uid {row.uid} exists already")
+            if isinstance(record, BottleFeed):
+                self._draw_bags(session, row, record)
+            self._revise(session, row, "created", now)
+            return self._view(session, row)
+
+    def get(self, ref: int | str) -> StoredEntry:
+        with self._read() as session:
+            return self._view(session, self._entry(session, ref))
+
+    def edit(self, ref: int | str, changes: dict[str, Any]) -> StoredEntry:
+        """Change some fields of an entry; the version before is kept in its history."""
+        if "kind" in changes:
+            raise InvalidEntryError("kind: an entry cannot change kind; delete it and add anew")
+        now = now_utc()
+        with self._write() as session:
+            row = self._entry(session, ref)
+            record = parse_record({**row.data, **changes})
+            if isinstance(record, BottleFeed) or row.kind == "bottle":
+                self._return_bags(session, row)
+            row.data = record.model_dump(mode="json")
+            row.child_id = self._child_id(session, record)
+            row.start_at = record.start_at
+            row.end_at = record.end_time()
+            row.version += 1
+            row.updated_by = self.member.id
+            row.updated_at = now
+            if isinstance(record, BottleFeed):
+                self._draw_bags(session, row, record)
+            self._revise(session, row, "edited", now)
+            return self._view(session, row)
+
+    def delete(self, ref: int | str) -> None:
+        """Remove an entry from the journal's views; it stays in the history."""
+        now = now_utc()
+        with self._write() as session:
+            row = self._entry(session, ref)
+            if row.kind == "bottle":
+                self._return_bags(session, row)
+            row.deleted_at = now
+            row.version += 1
+            row.updated_by = self.member.id
+            row.updated_at = now
+            self._revise(session, row, "deleted", now)
+
+    def revisions(self, ref: int | str) -> list[RevisionView]:
+        """Every version of an entry, oldest first, with who changed it and when."""
+        with self._read() as session:
+            row = self._entry(session, ref, deleted=True)
+            rows = session.execute(
+                select(schema.Revision, schema.Member.name)
+                .join(schema.Member, schema.Member.id == schema.Revision.changed_by)
+                .filter(schema.Revision.entry_id == row.id)
+                .order_by(schema.Revision.version)
+            )
+            return [
+                RevisionView(rev.version, rev.action, parse_record(rev.data), name, rev.changed_at)
+                for rev, name in rows
+            ]
+
+    def history(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kinds: Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEntry]:
+        """Entries that started in [since, until), newest first."""
+        query = select(schema.Entry).filter(
+            schema.Entry.household_id == self.household.id, schema.Entry.deleted_at.is_(None)
+        )
+        if since is not None:
+            query = query.filter(schema.Entry.start_at >= since)
+        if until is not None:
+            query = query.filter(schema.Entry.start_at < until)
+        if kinds is not None:
+            query = query.filter(schema.Entry.kind.in_(list(kinds)))
+        query = query.order_by(schema.Entry.start_at.desc(), schema.Entry.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as session:
+            rows = list(session.scalars(query))
+            names = self._member_names(session)
+            return [_entry_view(row, names) for row in rows]
+
+    def summary(self, since: datetime, until: datetime | None = None) -> Summary:
+        """Totals per side and per kind over a span (the 24-hour and 7-day views)."""
+        until = until or now_utc()
+        query = select(schema.Entry.kind, schema.Entry.data).filter(
+            schema.Entry.household_id == self.household.id,
+            schema.Entry.deleted_at.is_(None),
+            schema.Entry.start_at >= since,
+            schema.Entry.start_at < until,
+        )
+        result = Summary(since=since, until=until)
+        counts = {"pump": 0, "nurse": 0, "bottle": 0, "care": 0, "symptom": 0}
+        fever: float | None = None
+        with self._read() as session:
+            for kind, data in session.execute(query):
+                counts[kind] += 1
+                if kind == "pump":
+                    for side, values in data["sides"].items():
+                        result.pumped_ml[side] += values["volume_ml"]
+                elif kind == "nurse":
+                    for side, values in data["sides"].items():
+                        result.nursed_s[side] += values["duration_s"]
+                elif kind == "bottle":
+                    result.bottle_ml[data["content"]] += data["amount_ml"]
+                elif kind == "symptom":
+                    for side, values in data["sides"].items():
+                        pain = values.get("pain")
+                        worst = result.worst_pain[side]
+                        if pain is not None and (worst is None or pain > worst):
+                            result.worst_pain[side] = pain
+                    if data.get("fever_c") is not None:
+                        fever = max(fever or 0.0, data["fever_c"])
+        return Summary(
+            since=since,
+            until=until,
+            pump_sessions=counts["pump"],
+            pumped_ml=result.pumped_ml,
+            nurse_feeds=counts["nurse"],
+            nursed_s=result.nursed_s,
+            bottles=counts["bottle"],
+            bottle_ml=result.bottle_ml,
+            care=counts["care"],
+            symptoms=counts["symptom"],
+            worst_pain=result.worst_pain,
+            highest_fever_c=fever,
+        )
+
+    # --- the stash -------------------------------------------------------------------
+
+    def stash_add(
+        self,
+        volume_ml: float,
+        *,
+        expressed_at: datetime,
+        location: Location = Location.FRIDGE,
+        stored_at: datetime | None = None,
+        sources: Sequence[int | str] = (),
+        code: str | None = None,
+        notes: str = "",
+        uid: str | None = None,
+    ) -> BagView:
+        """A new bag of expressed milk, put at ``location`` (at ``stored_at``, default: now)."""
+        if not 0 < volume_ml <= 2000:
+            raise InvalidEntryError(f"volume: {volume_ml:g} mL is not between 0 and 2000 mL")
+        if expressed_at.tzinfo is None:
+            raise InvalidEntryError("expressed_at: give a time with its offset")
+        stored_at = stored_at or max(expressed_at, now_utc())
+        if stored_at < expressed_at:
+            raise InvalidEntryError("stored_at: a bag cannot be stored before it was expressed")
+        with self._write() as session:
+            code = (code or self._new_code(session)).strip().upper()
+            if not code or len(code) > 20:
+                raise InvalidEntryError("code: 1 to 20 characters")
+            bag = schema.Bag(
+                uid=uid or str(uuid.uuid4()),
+                household_id=self.household.id,
+                code=code,
+                volume_ml=volume_ml,
+                remaining_ml=volume_ml,
+                expressed_at=expressed_at,
+                location=location.value,
+                status="stored",
+                closed_at=None,
+                reason="",
+                notes=notes,
+                entered_by=self.member.id,
+                entered_at=now_utc(),
+            )
+            session.add(bag)
+            _flush_unique(session, f"a bag labelled {code} exists already")
+            for ref in sources:
+                entry = self._entry(session, ref)
+                if entry.kind != "pump":
+                    raise InvalidEntryError(f"source {ref}: milk comes from a pump session")
+                session.add(schema.BagSource(bag_id=bag.id, entry_id=entry.id))
+            self._event(session, bag, stored_at, "stored", location=location.value)
+            return self._bag_view(session, bag)
+
+    def stash_move(self, code: str, to: Location, at: datetime | None = None) -> BagView:
+        """Move a bag; thawed milk is refused a freezer (CDC: never refreeze)."""
+        at = at or now_utc()
+        with self._write() as session:
+            bag = self._bag(session, code, open_only=True)
+            if bag.location == to.value:
+                raise InvalidEntryError(f"bag {bag.code} is already in the {to.value}")
+            check_move(self._stays(session, bag), to, at)
+            bag.location = to.value
+            self._event(session, bag, at, "moved", location=to.value)
+            return self._bag_view(session, bag)
+
+    def stash_use(
+        self,
+        code: str,
+        *,
+        child: str,
+        at: datetime | None = None,
+        volume_ml: float | None = None,
+        notes: str = "",
+    ) -> StoredEntry:
+        """Feed from a bag: records the bottle and draws the bag down (all of it by default)."""
+        bag = self.bag(code)
+        amount = bag.remaining_ml if volume_ml is None else volume_ml
+        bottle = BottleFeed(
+            start_at=at or now_utc(),
+            child=child,
+            amount_ml=amount,
+            content=BottleContent.EXPRESSED,
+            bags=(BagUse(bag=bag.code, volume_ml=amount),),
+            notes=notes,
+        )
+        return self.add(bottle)
+
+    def stash_discard(self, code: str, reason: str, at: datetime | None = None) -> BagView:
+        if not reason.strip():
+            raise InvalidEntryError("reason: say why the bag is discarded")
+        at = at or now_utc()
+        with self._write() as session:
+            bag = self._bag(session, code, open_only=True)
+            bag.status = "discarded"
+            bag.closed_at = at
+            bag.reason = reason.strip()
+            self._event(session, bag, at, "discarded", reason=bag.reason)
+            return self._bag_view(session, bag)
+
+    def bag(self, code: str) -> BagView:
+        with self._read() as session:
+            return self._bag_view(session, self._bag(session, code))
+
+    def stash(self, *, include_closed: bool = False) -> list[BagView]:
+        """Bags in the order to use them: soonest use-by first, then oldest."""
+        query = select(schema.Bag).filter_by(household_id=self.household.id)
+        if not include_closed:
+            query = query.filter_by(status="stored")
+        with self._read() as session:
+            bags = [self._bag_view(session, row) for row in session.scalars(query)]
+        return sorted(
+            bags,
+            key=lambda bag: (bag.status != "stored", bag.expiry.use_by, bag.expressed_at, bag.code),
+        )
+
+    def use_next(self, now: datetime | None = None) -> list[BagView]:
+        """Bags still good, in the order to use them (the soonest to expire first)."""
+        now = now or now_utc()
+        return [bag for bag in self.stash() if not bag.expired(now)]
+
+    # --- internals -------------------------------------------------------------------
+
+    def _entry(self, session: Session, ref: int | str, *, deleted: bool = False) -> schema.Entry:
+        query = select(schema.Entry).filter_by(household_id=self.household.id)
+        if isinstance(ref, int) or str(ref).isdigit():
+            query = query.filter_by(id=int(ref))
+        else:
+            query = query.filter_by(uid=str(ref))
+        row = session.scalar(query)
+        if row is None or (row.deleted_at is not None and not deleted):
+            raise NotFoundError(f"no entry {ref} in {self.household.name}")
+        return row
+
+    def _child_id(self, session: Session, record: Record) -> int | None:
+        name = getattr(record, "child", None)
+        if name is None:
+            return None
+        child_id = session.scalar(
+            select(schema.Child.id).filter_by(household_id=self.household.id, name=name)
+        )
+        if child_id is None:
+            known = ", ".join(child.name for child in self.children()) or "none yet"
+            raise NotFoundError(f"child: no child named {name!r} (children: {known})")
+        return child_id
+
+    def _revise(self, session: Session, row: schema.Entry, action: str, at: datetime) -> None:
+        session.add(
+            schema.Revision(
+                entry_id=row.id,
+                version=row.version,
+                action=action,
+                data=row.data,
+                changed_by=self.member.id,
+                changed_at=at,
+            )
+        )
+        session.flush()
+
+    def _member_names(self, session: Session) -> dict[int, str]:
+        rows = session.execute(
+            select(schema.Member.id, schema.Member.name).filter_by(household_id=self.household.id)
+        )
+        return dict(rows.tuples().all())
+
+    def _view(self, session: Session, row: schema.Entry) -> StoredEntry:
+        return _entry_view(row, self._member_names(session))
+
+    def _bag(self, session: Session, code: str, *, open_only: bool = False) -> schema.Bag:
+        bag = session.scalar(
+            select(schema.Bag).filter_by(household_id=self.household.id, code=code.strip().upper())
+        )
+        if bag is None:
+            raise NotFoundError(f"no bag labelled {code!r} in the stash")
+        if open_only and bag.status != "stored":
+            raise StashRuleError(f"bag {bag.code} was {bag.status} already")
+        return bag
+
+    def _new_code(self, session: Session) -> str:
+        taken = set(
+            session.scalars(select(schema.Bag.code).filter_by(household_id=self.household.id))
+        )
+        for length in (3, 4, 5, 6):
+            for _ in range(20):
+                code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+                if code not in taken:
+                    return code
+        raise JournalError("no free bag code")
+
+    def _event(
+        self,
+        session: Session,
+        bag: schema.Bag,
+        at: datetime,
+        action: str,
+        *,
+        location: str | None = None,
+        volume_ml: float | None = None,
+        entry_id: int | None = None,
+        reason: str = "",
+    ) -> None:
+        session.add(
+            schema.BagEvent(
+                bag_id=bag.id,
+                at=at,
+                action=action,
+                location=location,
+                volume_ml=volume_ml,
+                entry_id=entry_id,
+                reason=reason,
+                member_id=self.member.id,
+            )
+        )
+        session.flush()
+
+    def _stays(self, session: Session, bag: schema.Bag) -> list[Stay]:
+        rows = session.execute(
+            select(schema.BagEvent.location, schema.BagEvent.at)
+            .filter(schema.BagEvent.bag_id == bag.id, schema.BagEvent.location.is_not(None))
+            .order_by(schema.BagEvent.at, schema.BagEvent.id)
+        )
+        return [Stay(Location(location), at) for location, at in rows if location is not None]
+
+    def _bag_view(self, session: Session, bag: schema.Bag) -> BagView:
+        stays = tuple(self._stays(session, bag))
+        sources = tuple(
+            session.scalars(
+                select(schema.Entry.uid)
+                .join(schema.BagSource, schema.BagSource.entry_id == schema.Entry.id)
+                .filter(schema.BagSource.bag_id == bag.id)
+            )
+        )
+        return BagView(
+            code=bag.code,
+            uid=bag.uid,
+            volume_ml=bag.volume_ml,
+            remaining_ml=bag.remaining_ml,
+            expressed_at=bag.expressed_at,
+            location=Location(bag.location),
+            status=bag.status,
+            stays=stays,
+            expiry=expiry(bag.expressed_at, stays),
+            sources=sources,
+            closed_at=bag.closed_at,
+            reason=bag.reason,
+            notes=bag.notes,
+        )
+
+    def _draw_bags(self, session: Session, row: schema.Entry, record: BottleFeed) -> None:
+        for use in record.bags:
+            bag = self._bag(session, use.bag, open_only=True)
+            view = self._bag_view(session, bag)
+            if view.expired(record.start_at):
+                raise StashRuleError(
+                    f"bag {bag.code} expired at {view.expiry.use_by.isoformat()} "
+                    f"({view.expiry.rule}): discard it"
+                )
+            if record.start_at < view.stays[0].since:
+                raise InvalidEntryError(f"bag {bag.code} was not stored yet at the bottle's time")
+            if use.volume_ml > bag.remaining_ml + VOLUME_SLACK_ML:
+                raise InvalidEntryError(
+                    f"bag {bag.code} holds {bag.remaining_ml:g} mL, "
+                    f"not the {use.volume_ml:g} mL this bottle uses"
+                )
+            bag.remaining_ml = max(0.0, bag.remaining_ml - use.volume_ml)
+            if bag.remaining_ml <= VOLUME_SLACK_ML:
+                bag.status = "used"
+                bag.closed_at = record.start_at
+            self._event(
+                session, bag, record.start_at, "used", volume_ml=use.volume_ml, entry_id=row.id
+            )
+
+    def _return_bags(self, session: Session, row: schema.Entry) -> None:
+        """Undo a bottle's draws (before it is edited or deleted)."""
+        events = session.scalars(select(schema.BagEvent).filter_by(entry_id=row.id, action="used"))
+        for event in list(events):
+            bag = session.get(schema.Bag, event.bag_id)
+            assert bag is not None
+            bag.remaining_ml += event.volume_ml or 0.0
+            if bag.status == "used":
+                bag.status, bag.closed_at = "stored", None
+            session.delete(event)
+        session.flush()
+
+
+def _entry_view(row: schema.Entry, names: dict[int, str]) -> StoredEntry:
+    return StoredEntry(
+        id=row.id,
+        uid=row.uid,
+        record=parse_record(row.data),
+        version=row.version,
+        entered_by=names.get(row.entered_by, "?"),
+        entered_at=row.entered_at,
+        updated_by=names.get(row.updated_by, "?"),
+        updated_at=row.updated_at,
+    )
+
+
+def _flush_unique(session: Session, message: str) -> None:
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise InvalidEntryError(message) from exc

@@ -1,0 +1,336 @@
+"""What a household writes down: the record kinds of the journal, validated on the way in.
+
+Each kind is a frozen Pydantic model that rejects unknown fields and says which field is
+wrong. A letdown pump session and a hand-entered one are the same ``PumpSession``: the
+journal knows nothing of the controller, only of what it emits.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic import ValidationError as PydanticValidationError
+
+from letdown.errors import InvalidEntryError
+
+M = TypeVar("M", bound=BaseModel)
+
+Side = Literal["left", "right"]
+SIDE_NAMES: tuple[Side, Side] = ("left", "right")
+
+Pain = Annotated[int, Field(ge=0, le=10, description="0-10 numeric rating scale")]
+"""Pain 0-10: the numeric rating scale, equivalent to a VAS (Coca et al. 2019, J Adv Nurs)."""
+
+MAX_SESSION_S = 6 * 3600.0
+"""No feed or pump session lasts longer than this; a longer one is a typing mistake."""
+
+MAX_VOLUME_ML = 2000.0
+"""No single session, bottle or bag holds more: a larger figure is a typing mistake."""
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""A time with its offset, kept in UTC (shown in the household's zone)."""
+
+VolumeMl = Annotated[float, Field(ge=0, le=MAX_VOLUME_ML, allow_inf_nan=False)]
+
+
+class Role(StrEnum):
+    """What a member of a household is, and so what they may do in the app."""
+
+    NURSING_PARENT = "nursing-parent"
+    PARTNER = "partner"
+    CAREGIVER = "caregiver"
+    VIEWER = "viewer"
+
+
+class Units(StrEnum):
+    ML = "ml"
+    FL_OZ = "floz"
+
+
+class Word(StrEnum):
+    """The word the household chose for what is pumped and nursed from."""
+
+    BREAST = "breast"
+    CHEST = "chest"
+
+
+class MilkKind(StrEnum):
+    COLOSTRUM = "colostrum"
+    TRANSITIONAL = "transitional"
+    MATURE = "mature"
+
+
+class BottleContent(StrEnum):
+    EXPRESSED = "expressed"
+    DONOR = "donor"
+    FORMULA = "formula"
+
+
+class CareKind(StrEnum):
+    SALVE = "salve"
+    COLD_COMPRESS = "cold-compress"
+    WARM_COMPRESS = "warm-compress"
+    CLINICIAN_VISIT = "clinician-visit"
+    LACTATION_CONSULTANT_VISIT = "lactation-consultant-visit"
+
+
+class Location(StrEnum):
+    """Where a stash bag is kept; each has its own storage limit (see ``stash``)."""
+
+    ROOM = "room"
+    COOLER = "cooler"
+    FRIDGE = "fridge"
+    FREEZER = "freezer"
+    DEEP_FREEZER = "deep-freezer"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+Notes = Annotated[str, Field(max_length=4000)]
+
+
+def check_zone(name: str) -> str:
+    """An IANA time zone name, or a clear error."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)"
+        ) from exc
+    return name
+
+
+class HouseholdInfo(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    time_zone: Annotated[str, AfterValidator(check_zone)] = "UTC"
+    units: Units = Units.ML
+    word: Word = Word.BREAST
+
+
+class MemberInfo(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    role: Role
+
+
+class ChildInfo(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    birth_date: date | None = None
+
+
+class PregnancyInfo(_Model):
+    """Lactating while pregnant is common and lowers supply: the journal keeps the due date."""
+
+    due_date: date
+    notes: Notes = ""
+
+
+class _Timed(_Model):
+    """A record with a start and, for those that last, an end."""
+
+    start_at: UtcTime
+
+    def end_time(self) -> datetime | None:
+        return None
+
+
+class _Lasting(_Timed):
+    end_at: UtcTime
+
+    def end_time(self) -> datetime | None:
+        return self.end_at
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.end_at < self.start_at:
+            raise ValueError(
+                f"end_at {self.end_at.isoformat()} is before start_at {self.start_at.isoformat()}"
+            )
+        if (self.end_at - self.start_at).total_seconds() > MAX_SESSION_S:
+            raise ValueError(f"lasts more than {MAX_SESSION_S / 3600:g} hours")
+        return self
+
+
+def _some_sides(sides: dict[Side, Any]) -> dict[Side, Any]:
+    if not sides:
+        raise ValueError("give at least one side (left or right)")
+    return sides
+
+
+class NurseSide(_Model):
+    duration_s: Annotated[float, Field(ge=0, le=MAX_SESSION_S, allow_inf_nan=False)]
+    latch: Pain | None = None
+    pain: Pain | None = None
+
+
+class NurseFeed(_Lasting):
+    """A feed at the breast or chest: which sides, how long each, how it felt."""
+
+    kind: Literal["nurse"] = "nurse"
+    child: Annotated[str, Field(min_length=1)]
+    sides: Annotated[dict[Side, NurseSide], AfterValidator(_some_sides)]
+    notes: Notes = ""
+
+    @model_validator(mode="after")
+    def _sides_fit(self) -> Self:
+        length_s = (self.end_at - self.start_at).total_seconds()
+        for name, side in self.sides.items():
+            if side.duration_s > length_s + 1.0:
+                raise ValueError(
+                    f"sides.{name}.duration_s {side.duration_s:g} s is longer than the feed "
+                    f"({length_s:g} s)"
+                )
+        return self
+
+
+class PumpSide(_Model):
+    volume_ml: VolumeMl
+    comfort_mmhg: Annotated[float, Field(ge=0, le=400, allow_inf_nan=False)] | None = None
+    pain: Pain | None = None
+
+
+class PhaseSpan(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    start_s: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    end_s: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class PumpSession(_Lasting):
+    """A pumping session, from letdown's controller or another pump entered by hand."""
+
+    kind: Literal["pump"] = "pump"
+    sides: Annotated[dict[Side, PumpSide], AfterValidator(_some_sides)]
+    device: Annotated[str, Field(min_length=1, max_length=100)] = "letdown"
+    program: Annotated[str, Field(max_length=100)] | None = None
+    milk: MilkKind | None = None
+    phases: tuple[PhaseSpan, ...] = ()
+    ejections_s: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] = ()
+    presses: Annotated[int, Field(ge=0)] = 0
+    ended_by: Annotated[str, Field(max_length=40)] | None = None
+    faults: tuple[Annotated[str, Field(max_length=200)], ...] = ()
+    notes: Notes = ""
+
+    def volume_ml(self) -> float:
+        return sum(side.volume_ml for side in self.sides.values())
+
+
+class BagUse(_Model):
+    bag: Annotated[str, Field(min_length=1, max_length=20, description="the bag's label code")]
+    volume_ml: Annotated[float, Field(gt=0, le=MAX_VOLUME_ML, allow_inf_nan=False)]
+
+
+class BottleFeed(_Timed):
+    """A bottle: how much, of what, and which stash bags it came from."""
+
+    kind: Literal["bottle"] = "bottle"
+    child: Annotated[str, Field(min_length=1)]
+    amount_ml: Annotated[float, Field(gt=0, le=MAX_VOLUME_ML, allow_inf_nan=False)]
+    content: BottleContent = BottleContent.EXPRESSED
+    bags: tuple[BagUse, ...] = ()
+    leftover_ml: VolumeMl = 0.0
+    notes: Notes = ""
+
+    @field_validator("bags")
+    @classmethod
+    def _bags_once(cls, bags: tuple[BagUse, ...]) -> tuple[BagUse, ...]:
+        codes = [use.bag.upper() for use in bags]
+        if len(set(codes)) != len(codes):
+            raise ValueError("a bag is listed twice: give each bag once with its total")
+        return bags
+
+    @model_validator(mode="after")
+    def _formula_uses_no_bag(self) -> Self:
+        if self.bags and self.content is BottleContent.FORMULA:
+            raise ValueError("a formula bottle cannot use stash bags")
+        return self
+
+
+class Care(_Timed):
+    """Something done for comfort or healing: salve, a compress, a clinician's visit."""
+
+    kind: Literal["care"] = "care"
+    care: CareKind
+    side: Side | None = None
+    notes: Notes = ""
+
+
+class SymptomSide(_Model):
+    pain: Pain | None = None
+    cracked: bool = False
+    bleeding: bool = False
+    engorged: bool = False
+    lump: bool = False
+    redness: bool = False
+
+
+class Symptom(_Timed):
+    """How each side is, and a fever if there is one."""
+
+    kind: Literal["symptom"] = "symptom"
+    sides: dict[Side, SymptomSide] = Field(default_factory=dict)
+    fever_c: Annotated[float, Field(ge=34.0, le=43.0, allow_inf_nan=False)] | None = None
+    notes: Notes = ""
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Self:
+        if not self.sides and self.fever_c is None:
+            raise ValueError("give a side's symptoms or a fever")
+        return self
+
+
+Record = NurseFeed | PumpSession | BottleFeed | Care | Symptom
+RecordKind = Literal["nurse", "pump", "bottle", "care", "symptom"]
+KINDS: dict[str, type[NurseFeed | PumpSession | BottleFeed | Care | Symptom]] = {
+    "nurse": NurseFeed,
+    "pump": PumpSession,
+    "bottle": BottleFeed,
+    "care": Care,
+    "symptom": Symptom,
+}
+
+
+def describe_error(error: PydanticValidationError) -> str:
+    """One line per problem, naming the field: what the CLI and API show."""
+    parts = []
+    for problem in error.errors(include_url=False):
+        where = ".".join(str(part) for part in problem["loc"]) or "record"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_record(data: dict[str, Any]) -> Record:
+    """A record from plain data (an export, an API body), or ``InvalidEntryError``."""
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise InvalidEntryError(f"kind: must be one of {', '.join(KINDS)}, not {kind!r}")
+    return validate(KINDS[str(kind)], data)
+
+
+def validate(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise InvalidEntryError(describe_error(exc)) from None
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,134 @@
+"""How long expressed milk keeps, from where a bag has been and for how long.
+
+Every limit is the CDC's ("Proper Storage and Preparation of Breast Milk", Centers for
+Disease Control and Prevention, reviewed 2024). Between moves a bag spends a share of the
+budget of the state it is in (fresh or thawed): two days in the fridge leave half the
+fridge's four days, and an hour at room temperature then costs a quarter of what is
+left. Freezing stops that clock; freezer limits count from expression, as the CDC's do.
+Thawed milk never goes back to a freezer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from letdown.errors import StashRuleError
+from letdown.journal.records import Location
+
+FRESH_LIMITS: dict[Location, timedelta] = {
+    # CDC: freshly expressed milk at room temperature (77 °F / 25 °C or colder): up to 4 hours.
+    Location.ROOM: timedelta(hours=4),
+    # CDC: insulated cooler with ice packs: up to 1 day.
+    Location.COOLER: timedelta(days=1),
+    # CDC: refrigerator (40 °F / 4 °C): up to 4 days.
+    Location.FRIDGE: timedelta(days=4),
+}
+
+THAWED_LIMITS: dict[Location, timedelta] = {
+    # CDC: thawed in the refrigerator, use within 1 day (24 hours) from when fully thawed.
+    Location.FRIDGE: timedelta(days=1),
+    # CDC: thawed milk brought to room temperature, use within 1-2 hours: we take the 1.
+    Location.ROOM: timedelta(hours=1),
+    # The CDC gives no figure for thawed milk in a cooler: treated as room temperature.
+    Location.COOLER: timedelta(hours=1),
+}
+
+FROZEN_BEST = timedelta(days=182)
+"""CDC: freezer (0 °F / -18 °C or colder), within 6 months is best (6 months as 182 days)."""
+
+FROZEN_LIMIT = timedelta(days=365)
+"""CDC: freezer, up to 12 months is acceptable (12 months as 365 days)."""
+
+LEFTOVER_LIMIT = timedelta(hours=2)
+"""CDC: milk left over from a feed, use within 2 hours after the baby finished."""
+
+FROZEN = frozenset({Location.FREEZER, Location.DEEP_FREEZER})
+"""The CDC gives one freezer figure; a deep freezer is held to the same limits."""
+
+
+@dataclass(frozen=True)
+class Stay:
+    """A bag was put at ``location`` at ``since`` (the first stay is where it was stored)."""
+
+    location: Location
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """When a bag must be used by, and why."""
+
+    use_by: datetime
+    best_by: datetime | None
+    thawed_at: datetime | None
+    rule: str
+
+
+def thawed_at(stays: Sequence[Stay]) -> datetime | None:
+    """When the bag left a freezer for the first time (None if never thawed)."""
+    frozen = False
+    for stay in stays:
+        if stay.location in FROZEN:
+            frozen = True
+        elif frozen:
+            return stay.since
+    return None
+
+
+def check_move(stays: Sequence[Stay], to: Location, at: datetime) -> None:
+    """Refuse a move that breaks a storage rule or goes back in time."""
+    if stays and at < stays[-1].since:
+        raise StashRuleError(
+            f"the move at {at.isoformat()} is before the bag's last move "
+            f"({stays[-1].since.isoformat()})"
+        )
+    if to in FROZEN and thawed_at(stays) is not None:
+        # CDC: never refreeze human milk after it has been thawed.
+        raise StashRuleError("thawed milk must never be refrozen (CDC): use it or discard it")
+
+
+def expiry(expressed_at: datetime, stays: Sequence[Stay]) -> Expiry:
+    """The bag's use-by time given where it has been (the last stay is where it is now)."""
+    if not stays:
+        raise ValueError("a bag has at least one stay")
+    used = 0.0
+    thawed: datetime | None = None
+    frozen = False
+    for index, stay in enumerate(stays):
+        if stay.location in FROZEN:
+            frozen = True
+            continue
+        if frozen and thawed is None:
+            thawed, used = stay.since, 0.0
+        limits = FRESH_LIMITS if thawed is None else THAWED_LIMITS
+        limit = limits[stay.location]
+        left = limit * (1.0 - used)
+        end = stays[index + 1].since if index + 1 < len(stays) else None
+        if end is None or end - stay.since >= left:
+            state = "fresh" if thawed is None else "thawed"
+            use_by = stay.since + left
+            if frozen:
+                use_by = min(use_by, expressed_at + FROZEN_LIMIT)
+            return Expiry(
+                use_by=use_by,
+                best_by=None,
+                thawed_at=thawed,
+                rule=f"{state} milk, {stay.location.value}: {_span(limit)} (CDC)",
+            )
+        used += (end - stay.since) / limit
+    return Expiry(
+        use_by=expressed_at + FROZEN_LIMIT,
+        best_by=expressed_at + FROZEN_BEST,
+        thawed_at=None,
+        rule="frozen: best within 6 months, up to 12 (CDC)",
+    )
+
+
+def _span(limit: timedelta) -> str:
+    hours = limit.total_seconds() / 3600
+    if hours < 24:
+        return f"{hours:g} h"
+    days = hours / 24
+    return f"{days:g} day" if days == 1 else f"{days:g} days"
