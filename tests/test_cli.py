@@ -85,7 +85,7 @@ def test_bench_speed_reports_its_figures(tmp_path: Path) -> None:
 
 
 def test_demo_runs_a_session_and_summarises_it() -> None:
-    result = runner.invoke(app, ["demo", "--speed", "0", "--minutes", "1"])
+    result = runner.invoke(app, ["demo", "--terminal", "--speed", "0", "--minutes", "1"])
     assert result.exit_code == 0, result.output
     assert "comfort ceilings" in result.output
     assert "session summary" in result.output
@@ -93,7 +93,7 @@ def test_demo_runs_a_session_and_summarises_it() -> None:
 
 
 def test_demo_refuses_an_unknown_program() -> None:
-    result = runner.invoke(app, ["demo", "--program", "turbo"])
+    result = runner.invoke(app, ["demo", "--terminal", "--program", "turbo"])
     assert result.exit_code == 2
     assert "unknown program 'turbo'" in result.output
 
@@ -166,9 +166,13 @@ def test_bench_faults_detects_one_of_each_kind(tmp_path: Path) -> None:
             "over_cap_ms_max",
             "over_ceiling_ms_max",
             "vent_ms_p99",
+            "detect_ms_p99",
+            "vent_after_detect_ms_p99",
         }
         assert row["detected"] == row["count"] == 1
         assert row["over_cap_ms_max"] == 0.0
+        assert row["detect_ms_p99"] <= row["vent_ms_p99"]
+        assert row["vent_after_detect_ms_p99"] >= 0.0
 
 
 def test_pump_sim_runs_a_session_and_prints_its_record() -> None:

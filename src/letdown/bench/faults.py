@@ -79,6 +79,8 @@ class FaultRun:
     over_ceiling_ms: float
     vent_ms: float | None
     """From the fault to every working vent open and the motor off (None: never)."""
+    detect_ms: float | None = None
+    """From the fault to the supervisor naming it (None: not detected)."""
 
 
 def run_fault_session(seed: int, index: int, kind: FaultKind) -> FaultRun:
@@ -129,6 +131,7 @@ def run_fault_session(seed: int, index: int, kind: FaultKind) -> FaultRun:
             over_cap_ms=1000.0 * watch.over_cap_s,
             over_ceiling_ms=1000.0 * watch.over_ceiling_max_s,
             vent_ms=None if vent_at_s is None else 1000.0 * (vent_at_s - at_s),
+            detect_ms=1000.0 * (fault.at_s - at_s) if detected and fault is not None else None,
         )
 
 
@@ -175,12 +178,22 @@ def summarise_faults(runs: list[FaultRun]) -> dict[str, Any]:
         if not mine:
             continue
         vents = [run.vent_ms for run in mine if run.vent_ms is not None]
+        detections = [run.detect_ms for run in mine if run.detect_ms is not None]
+        after_detection = [
+            run.vent_ms - run.detect_ms
+            for run in mine
+            if run.vent_ms is not None and run.detect_ms is not None
+        ]
         kinds[kind.value] = {
             "count": len(mine),
             "detected": sum(run.detected for run in mine),
             "over_cap_ms_max": round(max(run.over_cap_ms for run in mine), 1),
             "over_ceiling_ms_max": round(max(run.over_ceiling_ms for run in mine), 1),
             "vent_ms_p99": round(_p99(vents), 1) if vents else None,
+            "detect_ms_p99": round(_p99(detections), 1) if detections else None,
+            "vent_after_detect_ms_p99": round(_p99(after_detection), 1)
+            if after_detection
+            else None,
         }
     return {"sessions": len(runs), "kinds": kinds}
 

@@ -5,6 +5,7 @@ PostgreSQL by URL) and work through one member's ``Book`` of one household. It k
 nothing of the pump: a letdown session is stored as any ``PumpSession`` is.
 """
 
+from letdown.journal.accounts import Accounts, Identity
 from letdown.journal.book import (
     BagView,
     Book,
@@ -42,6 +43,7 @@ from letdown.journal.records import (
 )
 
 __all__ = [
+    "Accounts",
     "BagUse",
     "BagView",
     "Book",
@@ -52,6 +54,7 @@ __all__ = [
     "ChildInfo",
     "HouseholdInfo",
     "HouseholdView",
+    "Identity",
     "Journal",
     "Location",
     "MemberInfo",

@@ -13,19 +13,22 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from letdown.errors import InvalidEntryError, JournalError, NotFoundError, StashRuleError
 from letdown.journal import db, schema
 from letdown.journal.records import (
+    KINDS,
+    LABEL_ROUNDING_ML,
+    MAX_VOLUME_ML,
     SIDE_NAMES,
-    BagUse,
     BottleContent,
     BottleFeed,
     ChildInfo,
@@ -39,14 +42,24 @@ from letdown.journal.records import (
     Word,
     now_utc,
     parse_record,
+    validate,
 )
-from letdown.journal.stash import Expiry, Stay, check_move, expiry
+from letdown.journal.stash import (
+    LEFTOVER_LIMIT,
+    Expiry,
+    Stay,
+    check_move,
+    expiry,
+    leftover_use_by,
+)
 
-VOLUME_SLACK_ML = 0.5
+VOLUME_SLACK_ML = LABEL_ROUNDING_ML
 """A bag may give this much more than its recorded remainder (rounding on a label)."""
 
 CODE_ALPHABET = "ACDEFHJKMNPRTWXY3479"
 """Label codes avoid characters that read alike when handwritten (0/O, 1/I, 5/S, 8/B)."""
+
+_Row = TypeVar("_Row")
 
 
 class NotAllowedError(JournalError, PermissionError):
@@ -86,6 +99,18 @@ class StoredEntry:
     def kind(self) -> str:
         return self.record.kind
 
+    @property
+    def leftover_use_by(self) -> datetime | None:
+        """For a bottle with milk left over, when that milk must be thrown away.
+
+        Counted from the bottle's time, as the journal does not know when the feed
+        finished: never later than the CDC's 2 hours after the feed.
+        """
+        record = self.record
+        if not isinstance(record, BottleFeed) or record.leftover_ml <= 0:
+            return None
+        return leftover_use_by(record.start_at)
+
 
 @dataclass(frozen=True)
 class RevisionView:
@@ -120,7 +145,11 @@ class BagView:
 
 @dataclass(frozen=True)
 class Summary:
-    """What happened between ``since`` and ``until`` (entries that started in that span)."""
+    """What happened between ``since`` and ``until`` (entries that started in that span).
+
+    ``worst_pain`` is the highest pain per side written anywhere: at the breast, on the
+    pump or as a symptom.
+    """
 
     since: datetime
     until: datetime
@@ -154,7 +183,12 @@ class Journal:
     @classmethod
     def open(cls, url: str | None = None) -> Journal:
         """Open the journal at ``url`` (default: ``LETDOWN_DB`` or the user's data folder)."""
-        return cls(db.make_engine(url))
+        engine = db.make_engine(url)
+        try:
+            return cls(engine)
+        except BaseException:
+            engine.dispose()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -190,12 +224,12 @@ class Journal:
             return Book(self.engine, _household_view(household), _member_view(member))
 
     def household_names(self) -> list[str]:
-        with Session(self.engine) as session:
-            return list(session.scalars(select(schema.Household.name).order_by("id")))
+        with Session(db.reading(self.engine)) as session:
+            return _household_names(session)
 
     def book(self, household: str | None = None, member: str | None = None) -> Book:
         """One member's view of one household (defaults: the only household, its first member)."""
-        with Session(self.engine) as session:
+        with Session(db.reading(self.engine)) as session:
             query = select(schema.Household)
             if household is not None:
                 query = query.filter_by(name=household)
@@ -205,7 +239,7 @@ class Journal:
                     f"no household named {household!r}" if household else "no household yet"
                 )
             if len(found) > 1:
-                names = ", ".join(self.household_names())
+                names = ", ".join(_household_names(session))
                 raise NotFoundError(f"several households ({names}): name one")
             row = found[0]
             members = select(schema.Member).filter_by(household_id=row.id)
@@ -215,6 +249,10 @@ class Journal:
             if who is None:
                 raise NotFoundError(f"no member named {member!r} in {row.name}")
             return Book(self.engine, _household_view(row), _member_view(who))
+
+
+def _household_names(session: Session) -> list[str]:
+    return list(session.scalars(select(schema.Household.name).order_by(schema.Household.id)))
 
 
 def _household_view(row: schema.Household) -> HouseholdView:
@@ -234,7 +272,7 @@ class Book:
         self.member = member
 
     def as_member(self, name: str) -> Book:
-        with Session(self.engine) as session:
+        with Session(db.reading(self.engine)) as session:
             row = session.scalar(
                 select(schema.Member).filter_by(household_id=self.household.id, name=name)
             )
@@ -251,7 +289,7 @@ class Book:
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        with Session(db.reading(self.engine), expire_on_commit=False) as session:
             yield session
 
     # --- people ----------------------------------------------------------------------
@@ -324,28 +362,31 @@ class Book:
         entered_at: datetime | None = None,
     ) -> StoredEntry:
         """Store a new record; a bottle's bags are drawn down in the same transaction."""
-        now = entered_at or now_utc()
+        now = _aware("entered_at", entered_at) if entered_at is not None else now_utc()
         with self._write() as session:
-            row = schema.Entry(
-                uid=uid or str(uuid.uuid4()),
-                household_id=self.household.id,
-                kind=record.kind,
-                child_id=self._child_id(session, record),
-                start_at=record.start_at,
-                end_at=record.end_time(),
-                data=record.model_dump(mode="json"),
-                version=1,
-                entered_by=self.member.id,
-                entered_at=now,
-                updated_by=self.member.id,
-                updated_at=now,
-            )
-            session.add(row)
-            _flush_unique(session, f"an entry with uid {row.uid} exists already")
-            if isinstance(record, BottleFeed):
-                self._draw_bags(session, row, record)
-            self._revise(session, row, "created", now)
-            return self._view(session, row)
+            return self._add(session, record, uid, now)
+
+    def _add(self, session: Session, record: Record, uid: str | None, now: datetime) -> StoredEntry:
+        row = schema.Entry(
+            uid=uid or str(uuid.uuid4()),
+            household_id=self.household.id,
+            kind=record.kind,
+            child_id=self._child_id(session, record),
+            start_at=record.start_at,
+            end_at=record.end_time(),
+            data=record.model_dump(mode="json"),
+            version=1,
+            entered_by=self.member.id,
+            entered_at=now,
+            updated_by=self.member.id,
+            updated_at=now,
+        )
+        session.add(row)
+        _flush_unique(session, f"an entry with uid {row.uid} exists already")
+        if isinstance(record, BottleFeed):
+            self._draw_bags(session, row, record)
+        self._revise(session, row, "created", now)
+        return self._view(session, row)
 
     def get(self, ref: int | str) -> StoredEntry:
         with self._read() as session:
@@ -357,9 +398,12 @@ class Book:
             raise InvalidEntryError("kind: an entry cannot change kind; delete it and add anew")
         now = now_utc()
         with self._write() as session:
-            row = self._entry(session, ref)
+            row = self._entry(session, ref, lock=True)
             record = parse_record({**row.data, **changes})
-            if isinstance(record, BottleFeed) or row.kind == "bottle":
+            # Only a change of bags or time redraws the stash: a bottle's notes stay
+            # editable after one of its bags has been used up or discarded.
+            redraw = _draws(record) != _draws(parse_record(row.data))
+            if redraw:
                 self._return_bags(session, row)
             row.data = record.model_dump(mode="json")
             row.child_id = self._child_id(session, record)
@@ -368,7 +412,7 @@ class Book:
             row.version += 1
             row.updated_by = self.member.id
             row.updated_at = now
-            if isinstance(record, BottleFeed):
+            if redraw and isinstance(record, BottleFeed):
                 self._draw_bags(session, row, record)
             self._revise(session, row, "edited", now)
             return self._view(session, row)
@@ -377,7 +421,7 @@ class Book:
         """Remove an entry from the journal's views; it stays in the history."""
         now = now_utc()
         with self._write() as session:
-            row = self._entry(session, ref)
+            row = self._entry(session, ref, lock=True)
             if row.kind == "bottle":
                 self._return_bags(session, row)
             row.deleted_at = now
@@ -413,13 +457,21 @@ class Book:
             schema.Entry.household_id == self.household.id, schema.Entry.deleted_at.is_(None)
         )
         if since is not None:
-            query = query.filter(schema.Entry.start_at >= since)
+            query = query.filter(schema.Entry.start_at >= _aware("since", since))
         if until is not None:
-            query = query.filter(schema.Entry.start_at < until)
+            query = query.filter(schema.Entry.start_at < _aware("until", until))
         if kinds is not None:
-            query = query.filter(schema.Entry.kind.in_(list(kinds)))
+            wanted = list(kinds)
+            unknown = [kind for kind in wanted if kind not in KINDS]
+            if unknown:
+                raise InvalidEntryError(
+                    f"kinds: {', '.join(map(repr, unknown))} unknown (use {', '.join(KINDS)})"
+                )
+            query = query.filter(schema.Entry.kind.in_(wanted))
         query = query.order_by(schema.Entry.start_at.desc(), schema.Entry.id.desc())
         if limit is not None:
+            if limit < 0:
+                raise InvalidEntryError(f"limit: {limit} is negative")
             query = query.limit(limit)
         with self._read() as session:
             rows = list(session.scalars(query))
@@ -428,48 +480,58 @@ class Book:
 
     def summary(self, since: datetime, until: datetime | None = None) -> Summary:
         """Totals per side and per kind over a span (the 24-hour and 7-day views)."""
-        until = until or now_utc()
-        query = select(schema.Entry.kind, schema.Entry.data).filter(
-            schema.Entry.household_id == self.household.id,
-            schema.Entry.deleted_at.is_(None),
-            schema.Entry.start_at >= since,
-            schema.Entry.start_at < until,
+        since = _aware("since", since)
+        until = _aware("until", until) if until is not None else now_utc()
+        if until < since:
+            raise InvalidEntryError("until: the span ends before it starts")
+        query = (
+            select(schema.Entry.kind, schema.Entry.data)
+            .filter(
+                schema.Entry.household_id == self.household.id,
+                schema.Entry.deleted_at.is_(None),
+                schema.Entry.start_at >= since,
+                schema.Entry.start_at < until,
+            )
+            .order_by(schema.Entry.start_at.desc(), schema.Entry.id.desc())
         )
-        result = Summary(since=since, until=until)
-        counts = {"pump": 0, "nurse": 0, "bottle": 0, "care": 0, "symptom": 0}
-        fever: float | None = None
         with self._read() as session:
-            for kind, data in session.execute(query):
-                counts[kind] += 1
-                if kind == "pump":
-                    for side, values in data["sides"].items():
-                        result.pumped_ml[side] += values["volume_ml"]
-                elif kind == "nurse":
-                    for side, values in data["sides"].items():
-                        result.nursed_s[side] += values["duration_s"]
-                elif kind == "bottle":
-                    result.bottle_ml[data["content"]] += data["amount_ml"]
-                elif kind == "symptom":
-                    for side, values in data["sides"].items():
-                        pain = values.get("pain")
-                        worst = result.worst_pain[side]
-                        if pain is not None and (worst is None or pain > worst):
-                            result.worst_pain[side] = pain
-                    if data.get("fever_c") is not None:
-                        fever = max(fever or 0.0, data["fever_c"])
+            rows = session.execute(query).all()
+        counts = dict.fromkeys(KINDS, 0)
+        pumped_ml: dict[str, float] = dict.fromkeys(SIDE_NAMES, 0.0)
+        nursed_s: dict[str, float] = dict.fromkeys(SIDE_NAMES, 0.0)
+        bottle_ml = dict.fromkeys((content.value for content in BottleContent), 0.0)
+        pains: dict[str, list[int]] = {side: [] for side in SIDE_NAMES}
+        fevers_c: list[float] = []
+        for kind, data in rows:
+            counts[kind] += 1
+            sides = data.get("sides", {})
+            if kind == "pump":
+                for side, pumped in sides.items():
+                    pumped_ml[side] += pumped["volume_ml"]
+            elif kind == "nurse":
+                for side, nursed in sides.items():
+                    nursed_s[side] += nursed["duration_s"]
+            elif kind == "bottle":
+                bottle_ml[data["content"]] += data["amount_ml"]
+            elif kind == "symptom" and data.get("fever_c") is not None:
+                fevers_c.append(data["fever_c"])
+            if kind in ("nurse", "pump", "symptom"):
+                for side, felt in sides.items():
+                    if felt.get("pain") is not None:
+                        pains[side].append(felt["pain"])
         return Summary(
             since=since,
             until=until,
             pump_sessions=counts["pump"],
-            pumped_ml=result.pumped_ml,
+            pumped_ml=pumped_ml,
             nurse_feeds=counts["nurse"],
-            nursed_s=result.nursed_s,
+            nursed_s=nursed_s,
             bottles=counts["bottle"],
-            bottle_ml=result.bottle_ml,
+            bottle_ml=bottle_ml,
             care=counts["care"],
             symptoms=counts["symptom"],
-            worst_pain=result.worst_pain,
-            highest_fever_c=fever,
+            worst_pain={side: max(pains[side], default=None) for side in SIDE_NAMES},
+            highest_fever_c=max(fevers_c, default=None),
         )
 
     # --- the stash -------------------------------------------------------------------
@@ -486,12 +548,17 @@ class Book:
         notes: str = "",
         uid: str | None = None,
     ) -> BagView:
-        """A new bag of expressed milk, put at ``location`` (at ``stored_at``, default: now)."""
-        if not 0 < volume_ml <= 2000:
-            raise InvalidEntryError(f"volume: {volume_ml:g} mL is not between 0 and 2000 mL")
-        if expressed_at.tzinfo is None:
-            raise InvalidEntryError("expressed_at: give a time with its offset")
-        stored_at = stored_at or max(expressed_at, now_utc())
+        """A new bag of expressed milk, put at ``location`` at ``stored_at``.
+
+        ``stored_at`` defaults to ``expressed_at``: a bag entered later went where it is
+        when it was pumped. Given later, the time between counts as room temperature.
+        """
+        if not 0 < volume_ml <= MAX_VOLUME_ML:
+            raise InvalidEntryError(
+                f"volume: {volume_ml:g} mL is not between 0 and {MAX_VOLUME_ML:g} mL"
+            )
+        expressed_at = _aware("expressed_at", expressed_at)
+        stored_at = _aware("stored_at", stored_at) if stored_at is not None else expressed_at
         if stored_at < expressed_at:
             raise InvalidEntryError("stored_at: a bag cannot be stored before it was expressed")
         with self._write() as session:
@@ -515,17 +582,19 @@ class Book:
             )
             session.add(bag)
             _flush_unique(session, f"a bag labelled {code} exists already")
+            source_ids: set[int] = set()
             for ref in sources:
                 entry = self._entry(session, ref)
                 if entry.kind != "pump":
                     raise InvalidEntryError(f"source {ref}: milk comes from a pump session")
-                session.add(schema.BagSource(bag_id=bag.id, entry_id=entry.id))
+                source_ids.add(entry.id)
+            session.add_all(schema.BagSource(bag_id=bag.id, entry_id=id_) for id_ in source_ids)
             self._event(session, bag, stored_at, "stored", location=location.value)
             return self._bag_view(session, bag)
 
     def stash_move(self, code: str, to: Location, at: datetime | None = None) -> BagView:
         """Move a bag; thawed milk is refused a freezer (CDC: never refreeze)."""
-        at = at or now_utc()
+        at = _aware("at", at) if at is not None else now_utc()
         with self._write() as session:
             bag = self._bag(session, code, open_only=True)
             if bag.location == to.value:
@@ -544,23 +613,32 @@ class Book:
         volume_ml: float | None = None,
         notes: str = "",
     ) -> StoredEntry:
-        """Feed from a bag: records the bottle and draws the bag down (all of it by default)."""
-        bag = self.bag(code)
-        amount = bag.remaining_ml if volume_ml is None else volume_ml
-        bottle = BottleFeed(
-            start_at=at or now_utc(),
-            child=child,
-            amount_ml=amount,
-            content=BottleContent.EXPRESSED,
-            bags=(BagUse(bag=bag.code, volume_ml=amount),),
-            notes=notes,
-        )
-        return self.add(bottle)
+        """Feed from a bag: records the bottle and draws the bag down (all of it by default).
+
+        One transaction, so "all of it" is what the bag holds when the bottle is written.
+        """
+        now = now_utc()
+        at = _aware("at", at) if at is not None else now
+        with self._write() as session:
+            bag = self._bag(session, code, open_only=True)
+            amount_ml = bag.remaining_ml if volume_ml is None else volume_ml
+            bottle = validate(
+                BottleFeed,
+                {
+                    "start_at": at,
+                    "child": child,
+                    "amount_ml": amount_ml,
+                    "content": BottleContent.EXPRESSED,
+                    "bags": [{"bag": bag.code, "volume_ml": amount_ml}],
+                    "notes": notes,
+                },
+            )
+            return self._add(session, bottle, None, now)
 
     def stash_discard(self, code: str, reason: str, at: datetime | None = None) -> BagView:
         if not reason.strip():
             raise InvalidEntryError("reason: say why the bag is discarded")
-        at = at or now_utc()
+        at = _aware("at", at) if at is not None else now_utc()
         with self._write() as session:
             bag = self._bag(session, code, open_only=True)
             bag.status = "discarded"
@@ -579,7 +657,7 @@ class Book:
         if not include_closed:
             query = query.filter_by(status="stored")
         with self._read() as session:
-            bags = [self._bag_view(session, row) for row in session.scalars(query)]
+            bags = self._bag_views(session, list(session.scalars(query)))
         return sorted(
             bags,
             key=lambda bag: (bag.status != "stored", bag.expiry.use_by, bag.expressed_at, bag.code),
@@ -587,17 +665,43 @@ class Book:
 
     def use_next(self, now: datetime | None = None) -> list[BagView]:
         """Bags still good, in the order to use them (the soonest to expire first)."""
-        now = now or now_utc()
+        now = _aware("now", now) if now is not None else now_utc()
         return [bag for bag in self.stash() if not bag.expired(now)]
+
+    def expiring_today(self, now: datetime | None = None) -> list[BagView]:
+        """Bags still good now that must be used before midnight in the household's zone."""
+        now = _aware("now", now) if now is not None else now_utc()
+        zone = ZoneInfo(self.household.time_zone)
+        tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+        midnight = datetime.combine(tomorrow, time(0), tzinfo=zone)
+        return [bag for bag in self.use_next(now) if bag.expiry.use_by < midnight]
+
+    def leftovers(self, now: datetime | None = None) -> list[StoredEntry]:
+        """Bottles whose leftover milk may still be given (CDC: within 2 hours), newest first."""
+        now = _aware("now", now) if now is not None else now_utc()
+        recent = self.history(since=now - LEFTOVER_LIMIT, kinds=["bottle"])
+        return [
+            entry
+            for entry in recent
+            if entry.leftover_use_by is not None
+            and entry.record.start_at <= now < entry.leftover_use_by
+        ]
 
     # --- internals -------------------------------------------------------------------
 
-    def _entry(self, session: Session, ref: int | str, *, deleted: bool = False) -> schema.Entry:
+    def _entry(
+        self, session: Session, ref: int | str, *, deleted: bool = False, lock: bool = False
+    ) -> schema.Entry:
+        """The entry, locked (``lock``) until the write ends when it is about to change."""
         query = select(schema.Entry).filter_by(household_id=self.household.id)
-        if isinstance(ref, int) or str(ref).isdigit():
+        if isinstance(ref, int) or (str(ref).isascii() and str(ref).isdigit()):
+            if not 0 < int(ref) < 2**63:
+                raise NotFoundError(f"no entry {ref} in {self.household.name}")
             query = query.filter_by(id=int(ref))
         else:
             query = query.filter_by(uid=str(ref))
+        if lock:
+            query = _locked(query)
         row = session.scalar(query)
         if row is None or (row.deleted_at is not None and not deleted):
             raise NotFoundError(f"no entry {ref} in {self.household.name}")
@@ -607,13 +711,17 @@ class Book:
         name = getattr(record, "child", None)
         if name is None:
             return None
-        child_id = session.scalar(
-            select(schema.Child.id).filter_by(household_id=self.household.id, name=name)
+        children = dict(
+            session.execute(
+                select(schema.Child.name, schema.Child.id)
+                .filter_by(household_id=self.household.id)
+                .order_by(schema.Child.id)
+            ).all()
         )
-        if child_id is None:
-            known = ", ".join(child.name for child in self.children()) or "none yet"
+        if name not in children:
+            known = ", ".join(children) or "none yet"
             raise NotFoundError(f"child: no child named {name!r} (children: {known})")
-        return child_id
+        return children[name]
 
     def _revise(self, session: Session, row: schema.Entry, action: str, at: datetime) -> None:
         session.add(
@@ -632,15 +740,17 @@ class Book:
         rows = session.execute(
             select(schema.Member.id, schema.Member.name).filter_by(household_id=self.household.id)
         )
-        return dict(rows.tuples().all())
+        return {member_id: name for member_id, name in rows}  # noqa: C416 (a Result has keys())
 
     def _view(self, session: Session, row: schema.Entry) -> StoredEntry:
         return _entry_view(row, self._member_names(session))
 
     def _bag(self, session: Session, code: str, *, open_only: bool = False) -> schema.Bag:
-        bag = session.scalar(
-            select(schema.Bag).filter_by(household_id=self.household.id, code=code.strip().upper())
+        """The bag; an open one (``open_only``) is about to change, so it is locked."""
+        query = select(schema.Bag).filter_by(
+            household_id=self.household.id, code=code.strip().upper()
         )
+        bag = session.scalar(_locked(query) if open_only else query)
         if bag is None:
             raise NotFoundError(f"no bag labelled {code!r} in the stash")
         if open_only and bag.status != "stored":
@@ -693,65 +803,117 @@ class Book:
         return [Stay(Location(location), at) for location, at in rows if location is not None]
 
     def _bag_view(self, session: Session, bag: schema.Bag) -> BagView:
-        stays = tuple(self._stays(session, bag))
-        sources = tuple(
-            session.scalars(
-                select(schema.Entry.uid)
-                .join(schema.BagSource, schema.BagSource.entry_id == schema.Entry.id)
-                .filter(schema.BagSource.bag_id == bag.id)
+        return self._bag_views(session, [bag])[0]
+
+    def _bag_views(self, session: Session, bags: Sequence[schema.Bag]) -> list[BagView]:
+        """Views of many bags in two queries, not two a bag (the stash page lists them all)."""
+        ids = [bag.id for bag in bags]
+        stays: dict[int, list[Stay]] = {bag_id: [] for bag_id in ids}
+        sources: dict[int, list[str]] = {bag_id: [] for bag_id in ids}
+        if ids:
+            events = session.execute(
+                select(schema.BagEvent.bag_id, schema.BagEvent.location, schema.BagEvent.at)
+                .filter(schema.BagEvent.bag_id.in_(ids), schema.BagEvent.location.is_not(None))
+                .order_by(schema.BagEvent.at, schema.BagEvent.id)
             )
-        )
-        return BagView(
-            code=bag.code,
-            uid=bag.uid,
-            volume_ml=bag.volume_ml,
-            remaining_ml=bag.remaining_ml,
-            expressed_at=bag.expressed_at,
-            location=Location(bag.location),
-            status=bag.status,
-            stays=stays,
-            expiry=expiry(bag.expressed_at, stays),
-            sources=sources,
-            closed_at=bag.closed_at,
-            reason=bag.reason,
-            notes=bag.notes,
-        )
+            for bag_id, location, at in events:
+                if location is not None:
+                    stays[bag_id].append(Stay(Location(location), at))
+            linked = session.execute(
+                select(schema.BagSource.bag_id, schema.Entry.uid)
+                .join(schema.Entry, schema.BagSource.entry_id == schema.Entry.id)
+                .filter(schema.BagSource.bag_id.in_(ids))
+            )
+            for bag_id, uid in linked:
+                sources[bag_id].append(uid)
+        return [
+            BagView(
+                code=bag.code,
+                uid=bag.uid,
+                volume_ml=bag.volume_ml,
+                remaining_ml=bag.remaining_ml,
+                expressed_at=bag.expressed_at,
+                location=Location(bag.location),
+                status=bag.status,
+                stays=tuple(stays[bag.id]),
+                expiry=expiry(bag.expressed_at, stays[bag.id]),
+                sources=tuple(sources[bag.id]),
+                closed_at=bag.closed_at,
+                reason=bag.reason,
+                notes=bag.notes,
+            )
+            for bag in bags
+        ]
 
     def _draw_bags(self, session: Session, row: schema.Entry, record: BottleFeed) -> None:
-        for use in record.bags:
+        """Take each bag's share; the event keeps what the bag really gave, to give it back.
+
+        A bag's expiry is judged on where it had been by the bottle's time, not on moves
+        made after it.
+        """
+        at = record.start_at
+        for use in sorted(record.bags, key=lambda use: use.bag.upper()):  # one lock order
             bag = self._bag(session, use.bag, open_only=True)
-            view = self._bag_view(session, bag)
-            if view.expired(record.start_at):
-                raise StashRuleError(
-                    f"bag {bag.code} expired at {view.expiry.use_by.isoformat()} "
-                    f"({view.expiry.rule}): discard it"
-                )
-            if record.start_at < view.stays[0].since:
+            stays = [stay for stay in self._stays(session, bag) if stay.since <= at]
+            if not stays:
                 raise InvalidEntryError(f"bag {bag.code} was not stored yet at the bottle's time")
+            then = expiry(bag.expressed_at, stays)
+            if at >= then.use_by:
+                raise StashRuleError(
+                    f"bag {bag.code} expired at {then.use_by.isoformat()} ({then.rule}): discard it"
+                )
             if use.volume_ml > bag.remaining_ml + VOLUME_SLACK_ML:
                 raise InvalidEntryError(
                     f"bag {bag.code} holds {bag.remaining_ml:g} mL, "
                     f"not the {use.volume_ml:g} mL this bottle uses"
                 )
-            bag.remaining_ml = max(0.0, bag.remaining_ml - use.volume_ml)
+            drawn_ml = min(use.volume_ml, bag.remaining_ml)
+            bag.remaining_ml -= drawn_ml
+            self._event(session, bag, at, "used", volume_ml=drawn_ml, entry_id=row.id)
             if bag.remaining_ml <= VOLUME_SLACK_ML:
                 bag.status = "used"
-                bag.closed_at = record.start_at
-            self._event(
-                session, bag, record.start_at, "used", volume_ml=use.volume_ml, entry_id=row.id
-            )
+                bag.closed_at = session.scalar(
+                    select(func.max(schema.BagEvent.at)).filter_by(bag_id=bag.id, action="used")
+                )
 
     def _return_bags(self, session: Session, row: schema.Entry) -> None:
         """Undo a bottle's draws (before it is edited or deleted)."""
-        events = session.scalars(select(schema.BagEvent).filter_by(entry_id=row.id, action="used"))
+        events = session.scalars(
+            select(schema.BagEvent)
+            .filter_by(entry_id=row.id, action="used")
+            .order_by(schema.BagEvent.bag_id)
+        )
         for event in list(events):
-            bag = session.get(schema.Bag, event.bag_id)
+            bag = session.scalar(_locked(select(schema.Bag).filter_by(id=event.bag_id)))
             assert bag is not None
             bag.remaining_ml += event.volume_ml or 0.0
             if bag.status == "used":
                 bag.status, bag.closed_at = "stored", None
             session.delete(event)
         session.flush()
+
+
+def _locked(query: Select[_Row]) -> Select[_Row]:
+    """Lock the rows a write is about to change (PostgreSQL; SQLite's write lock covers all).
+
+    Without it two members under READ COMMITTED read the same version or remainder and
+    both write from it. ``populate_existing`` reloads a row already read unlocked.
+    """
+    return query.with_for_update().execution_options(populate_existing=True)
+
+
+def _aware(name: str, value: datetime) -> datetime:
+    """A time the caller gave, refused without its offset (the journal cannot guess a zone)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidEntryError(f"{name}: give a time with its offset, not {value.isoformat()}")
+    return value
+
+
+def _draws(record: Record) -> tuple[datetime, frozenset[tuple[str, float]]] | None:
+    """What a bottle takes from the stash, and when: only a change here redraws its bags."""
+    if not isinstance(record, BottleFeed):
+        return None
+    return record.start_at, frozenset((use.bag.upper(), use.volume_ml) for use in record.bags)
 
 
 def _entry_view(row: schema.Entry, names: dict[int, str]) -> StoredEntry:

@@ -2,7 +2,8 @@
 
 SQLite runs in WAL mode with full sync, so a crash loses no committed entry; writes take
 the write lock when they begin (``BEGIN IMMEDIATE``), so two members writing at once
-wait for each other instead of failing. Alembic owns the schema: a new database is
+wait for each other instead of failing, while reads (``reading(engine)``) take no lock
+and never wait for a write. Alembic owns the schema: a new database is
 created at the newest revision, an older one must be upgraded on purpose
 (``letdown db upgrade``) and a newer one is refused.
 """
@@ -10,6 +11,8 @@ created at the newest revision, an older one must be upgraded on purpose
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +23,19 @@ from alembic.script import ScriptDirectory
 from platformdirs import user_data_path
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from letdown.errors import DatabaseVersionError, JournalError
 
 ENV_VAR = "LETDOWN_DB"
 SQLITE_BUSY_MS = 10_000
 """How long a writer waits for another member's write to finish before giving up."""
+
+READ_ONLY = "letdown_read_only"
+"""The execution option that marks a connection as only reading (see ``reading``)."""
+
+POSTGRES_SCHEMA_LOCK = 0x6C6574646F776E
+"""The advisory lock that lets one process at a time check or migrate the schema ("letdown")."""
 
 
 def default_url() -> str:
@@ -48,9 +56,12 @@ def make_engine(url: str | None = None) -> Engine:
         raise JournalError(f"not a database URL: {url!r} (try sqlite:///FILE)") from exc
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if database in {"", ":memory:"}:
+            # Each connection would open its own empty database (one per transaction).
+            raise JournalError(f"{url!r} is in memory and would forget every entry: use a file")
+        if not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, poolclass=NullPool)
+        engine = create_engine(parsed)
         _make_sqlite_safe(engine)
         return engine
     try:
@@ -65,70 +76,108 @@ def _make_sqlite_safe(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _set_wal(cursor)
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reads_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if reads_only else "BEGIN IMMEDIATE")
 
 
-def _config(connection: Connection) -> Config:
+def _set_wal(cursor: Any) -> None:
+    """Switch to WAL, waiting for another opener that holds the lock of a new file.
+
+    SQLite answers "database is locked" at once here instead of waiting for the busy
+    timeout: only a file that is not in WAL yet (a brand-new journal) can see it.
+    """
+    deadline_s = time.monotonic() + SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline_s:
+                raise
+            time.sleep(0.02)
+
+
+def reading(engine: Engine) -> Engine:
+    """The engine for transactions that only read.
+
+    On SQLite they begin without the write lock, so a reader never waits for a writer
+    (WAL keeps its snapshot) and a read inside a write cannot wait for itself.
+    """
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+def _config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", "letdown.journal:migrations")
-    config.attributes["connection"] = connection
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
 
 
 def head_revision() -> str:
-    script = ScriptDirectory.from_config(_config_without_connection())
-    head = script.get_current_head()
+    head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head
 
 
-def _config_without_connection() -> Config:
-    config = Config()
-    config.set_main_option("script_location", "letdown.journal:migrations")
-    return config
-
-
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
+    with reading(engine).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Hold the schema still until the transaction ends.
+
+    SQLite's ``BEGIN IMMEDIATE`` already holds the write lock; PostgreSQL needs an
+    advisory lock, or two processes opening a new database would both create its tables.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_SCHEMA_LOCK})")
 
 
 def upgrade(engine: Engine) -> str:
     """Migrate the database to this release's schema; returns the revision."""
     with engine.begin() as connection:
+        _lock_schema(connection)
         command.upgrade(_config(connection), "head")
     return head_revision()
 
 
 def check(engine: Engine) -> None:
-    """Create a new database; refuse one that is behind or ahead of this release."""
+    """Create a new database; refuse one that is behind or ahead of this release.
+
+    Reading the version and creating the schema are one transaction, so two members
+    opening a new journal at once do not both create it.
+    """
     try:
-        revision = current_revision(engine)
-        tables = set(inspect(engine).get_table_names())
-    except OperationalError as exc:
+        with engine.begin() as connection:
+            _lock_schema(connection)
+            revision = MigrationContext.configure(connection).get_current_revision()
+            if revision is None:
+                if set(inspect(connection).get_table_names()) - {"alembic_version"}:
+                    raise DatabaseVersionError(
+                        "this database has tables but no letdown schema version: "
+                        "it is not a letdown journal"
+                    )
+                command.upgrade(_config(connection), "head")
+                return
+    except DBAPIError as exc:
         raise JournalError(f"cannot open the journal database: {exc.orig}") from exc
+    _check_revision(revision)
+
+
+def _check_revision(revision: str) -> None:
     head = head_revision()
     if revision == head:
         return
-    if revision is None:
-        if tables - {"alembic_version"}:
-            raise DatabaseVersionError(
-                "this database has tables but no letdown schema version: "
-                "it is not a letdown journal"
-            )
-        upgrade(engine)
-        return
-    known = {
-        script.revision
-        for script in ScriptDirectory.from_config(_config_without_connection()).walk_revisions()
-    }
+    known = {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
     if revision not in known:
         raise DatabaseVersionError(
             f"this database is at schema {revision}, newer than this letdown ({head}): "

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any, Literal, Self, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -39,9 +40,22 @@ MAX_SESSION_S = 6 * 3600.0
 MAX_VOLUME_ML = 2000.0
 """No single session, bottle or bag holds more: a larger figure is a typing mistake."""
 
+LABEL_ROUNDING_ML = 0.5
+"""Amounts written on a bag or a bottle may disagree by this much (rounding on a label)."""
+
+
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2200
+"""Times outside these years are typing mistakes (and would overflow date arithmetic)."""
+
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"{value.isoformat()} is not between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is out of range") from None
 
 
 UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
@@ -104,18 +118,33 @@ class Location(StrEnum):
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """PostgreSQL cannot store NUL in text; no name or note needs one."""
+        texts = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("NUL characters are not allowed")
+        return value
+
 
 Notes = Annotated[str, Field(max_length=4000)]
 
 
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+"""Files beside the zones: ``localtime`` is a different zone on every machine the journal
+is read on, ``posixrules`` a legacy default and ``Factory`` means "not set"."""
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) - NOT_ZONES
+
+
 def check_zone(name: str) -> str:
     """An IANA time zone name, or a clear error."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)"
-        ) from exc
+    if name not in _zone_names():
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)")
     return name
 
 
@@ -212,6 +241,12 @@ class PhaseSpan(_Model):
     start_s: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     end_s: Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.end_s < self.start_s:
+            raise ValueError(f"end_s {self.end_s:g} is before start_s {self.start_s:g}")
+        return self
+
 
 class PumpSession(_Lasting):
     """A pumping session, from letdown's controller or another pump entered by hand."""
@@ -225,7 +260,7 @@ class PumpSession(_Lasting):
     ejections_s: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] = ()
     presses: Annotated[int, Field(ge=0)] = 0
     ended_by: Annotated[str, Field(max_length=40)] | None = None
-    faults: tuple[Annotated[str, Field(max_length=200)], ...] = ()
+    faults: tuple[Annotated[str, Field(max_length=1000)], ...] = ()
     notes: Notes = ""
 
     def volume_ml(self) -> float:
@@ -257,9 +292,20 @@ class BottleFeed(_Timed):
         return bags
 
     @model_validator(mode="after")
-    def _formula_uses_no_bag(self) -> Self:
+    def _amounts_agree(self) -> Self:
         if self.bags and self.content is BottleContent.FORMULA:
             raise ValueError("a formula bottle cannot use stash bags")
+        from_bags_ml = sum(use.volume_ml for use in self.bags)
+        if from_bags_ml > self.amount_ml + LABEL_ROUNDING_ML:
+            raise ValueError(
+                f"the bags give {from_bags_ml:g} mL, more than the bottle's "
+                f"amount_ml {self.amount_ml:g}"
+            )
+        if self.leftover_ml > self.amount_ml:
+            raise ValueError(
+                f"leftover_ml {self.leftover_ml:g} is more than the bottle's "
+                f"amount_ml {self.amount_ml:g}"
+            )
         return self
 
 

@@ -5,7 +5,8 @@ Disease Control and Prevention, reviewed 2024). Between moves a bag spends a sha
 budget of the state it is in (fresh or thawed): two days in the fridge leave half the
 fridge's four days, and an hour at room temperature then costs a quarter of what is
 left. Freezing stops that clock; freezer limits count from expression, as the CDC's do.
-Thawed milk never goes back to a freezer.
+Until a bag is first stored, its milk is fresh milk at room temperature. Thawed milk never
+goes back to a freezer.
 """
 
 from __future__ import annotations
@@ -89,10 +90,21 @@ def check_move(stays: Sequence[Stay], to: Location, at: datetime) -> None:
         raise StashRuleError("thawed milk must never be refrozen (CDC): use it or discard it")
 
 
+def leftover_use_by(finished_at: datetime) -> datetime:
+    """When milk left in a bottle must be thrown away (CDC: within 2 hours of the feed)."""
+    return finished_at + LEFTOVER_LIMIT
+
+
 def expiry(expressed_at: datetime, stays: Sequence[Stay]) -> Expiry:
-    """The bag's use-by time given where it has been (the last stay is where it is now)."""
+    """The bag's use-by time given where it has been (the last stay is where it is now).
+
+    Milk stored some time after it was expressed spent that time at room temperature, so
+    that a bag entered days late does not get the fridge's four days from the entry.
+    """
     if not stays:
         raise ValueError("a bag has at least one stay")
+    if stays[0].since > expressed_at:
+        stays = [Stay(Location.ROOM, expressed_at), *stays]
     used = 0.0
     thawed: datetime | None = None
     frozen = False

@@ -1,0 +1,335 @@
+"""Who may open a household's journal: logins, browser sessions, invitations, API tokens.
+
+Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106). Every secret
+handed out (a session cookie, an invitation link, an API token) is random, shown once,
+and stored only as its SHA-256, so a stolen database opens nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, ForeignKey, String, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from letdown.errors import InvalidEntryError, NotFoundError
+from letdown.journal import schema
+from letdown.journal.records import HouseholdInfo, MemberInfo, Role, now_utc, validate
+
+MIN_PASSWORD = 8
+"""NIST SP 800-63B §3.1.1.2: passwords of at least 8 characters, no other composition rule."""
+
+MAX_PASSWORD = 256
+SESSION_TTL = timedelta(days=30)
+INVITE_TTL = timedelta(days=7)
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+class Account(schema.Base):
+    __tablename__ = "accounts"
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class WebSession(schema.Base):
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class Invite(schema.Base):
+    __tablename__ = "invites"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ApiToken(schema.Base):
+    __tablename__ = "api_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is asking: a member of one household, with the role that decides what they may do."""
+
+    member_id: int
+    member: str
+    household_id: int
+    household: str
+    role: Role
+    csrf_token: str | None = None
+    time_zone: str = "UTC"
+    units: str = "ml"
+    word: str = "breast"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role is not Role.VIEWER
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_password(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidEntryError(f"password: {MIN_PASSWORD} to {MAX_PASSWORD} characters, please")
+
+
+def _check_login(login: str) -> str:
+    login = login.strip().lower()
+    if not 1 <= len(login) <= 100 or any(ch.isspace() for ch in login):
+        raise InvalidEntryError("login: 1 to 100 characters, no spaces")
+    return login
+
+
+class Accounts:
+    """The account store, in the journal's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def any(self) -> bool:
+        with Session(self.engine) as session:
+            return session.scalar(select(Account.member_id).limit(1)) is not None
+
+    def create_household(
+        self, info: HouseholdInfo, first: MemberInfo, login: str, password: str
+    ) -> Identity:
+        """A new household, its first member and their login, in one transaction."""
+        login = _check_login(login)
+        _check_password(password)
+        now = now_utc()
+        with Session(self.engine) as session, session.begin():
+            if session.scalar(select(schema.Household.id).filter_by(name=info.name)):
+                raise InvalidEntryError(f"a household named {info.name!r} exists already")
+            self._login_free(session, login)
+            household = schema.Household(
+                name=info.name,
+                time_zone=info.time_zone,
+                units=info.units.value,
+                word=info.word.value,
+                created_at=now,
+            )
+            session.add(household)
+            session.flush()
+            member = schema.Member(
+                household_id=household.id, name=first.name, role=first.role.value, created_at=now
+            )
+            session.add(member)
+            session.flush()
+            session.add(
+                Account(
+                    member_id=member.id,
+                    login=login,
+                    password_hash=_hasher.hash(password),
+                    created_at=now,
+                )
+            )
+            return self._identity(session, member.id)
+
+    def add_login(self, member_id: int, login: str, password: str) -> None:
+        """Give an existing member (one made from the CLI, say) a login."""
+        login = _check_login(login)
+        _check_password(password)
+        with Session(self.engine) as session, session.begin():
+            if session.get(schema.Member, member_id) is None:
+                raise NotFoundError(f"no member {member_id}")
+            self._login_free(session, login)
+            session.add(
+                Account(
+                    member_id=member_id,
+                    login=login,
+                    password_hash=_hasher.hash(password),
+                    created_at=now_utc(),
+                )
+            )
+
+    def authenticate(self, login: str, password: str) -> Identity | None:
+        """The member whose login and password these are, or None (same cost either way)."""
+        with Session(self.engine) as session, session.begin():
+            account = session.scalar(select(Account).filter_by(login=login.strip().lower()))
+            try:
+                _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+            except (VerificationError, InvalidHashError):
+                return None
+            if account is None:
+                return None
+            if _hasher.check_needs_rehash(account.password_hash):
+                account.password_hash = _hasher.hash(password)
+            return self._identity(session, account.member_id)
+
+    def open_session(self, member_id: int) -> tuple[str, Identity]:
+        """A new browser session: the cookie value (shown once) and who it is."""
+        token = secrets.token_urlsafe(32)
+        now = now_utc()
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(WebSession).where(WebSession.expires_at < now))
+            csrf = secrets.token_urlsafe(32)
+            session.add(
+                WebSession(
+                    token_hash=_digest(token),
+                    member_id=member_id,
+                    csrf_token=csrf,
+                    created_at=now,
+                    expires_at=now + SESSION_TTL,
+                )
+            )
+            identity = self._identity(session, member_id)
+        return token, replace(identity, csrf_token=csrf)
+
+    def session_identity(self, token: str) -> Identity | None:
+        """Who holds this session cookie (one query: it runs on every request)."""
+        with Session(self.engine) as session:
+            found = session.execute(
+                _IDENTITY.add_columns(WebSession.csrf_token)
+                .join(WebSession, WebSession.member_id == schema.Member.id)
+                .where(WebSession.token_hash == _digest(token), WebSession.expires_at > now_utc())
+            ).first()
+            return None if found is None else _to_identity(*found)
+
+    def close_session(self, token: str) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
+
+    def create_invite(self, by: Identity, role: Role) -> str:
+        """A one-time invitation into ``by``'s household (the link's secret, shown once)."""
+        if by.role not in (Role.NURSING_PARENT, Role.PARTNER):
+            raise InvalidEntryError("only the nursing parent or a partner can invite")
+        token = secrets.token_urlsafe(24)
+        now = now_utc()
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                Invite(
+                    token_hash=_digest(token),
+                    household_id=by.household_id,
+                    role=role.value,
+                    created_by=by.member_id,
+                    created_at=now,
+                    expires_at=now + INVITE_TTL,
+                    used_at=None,
+                )
+            )
+        return token
+
+    def invite_household(self, token: str) -> tuple[str, Role] | None:
+        """The household and role an unused, unexpired invitation is for."""
+        with Session(self.engine) as session:
+            invite = session.get(Invite, _digest(token))
+            if invite is None or invite.used_at is not None or invite.expires_at <= now_utc():
+                return None
+            household = session.get(schema.Household, invite.household_id)
+            assert household is not None
+            return household.name, Role(invite.role)
+
+    def accept_invite(self, token: str, name: str, login: str, password: str) -> Identity:
+        """Join the household the invitation is for; the invitation is then spent."""
+        login = _check_login(login)
+        _check_password(password)
+        member_info = validate(MemberInfo, {"name": name, "role": Role.VIEWER})
+        now = now_utc()
+        with Session(self.engine) as session, session.begin():
+            invite = session.get(Invite, _digest(token), with_for_update=True)
+            if invite is None or invite.used_at is not None or invite.expires_at <= now:
+                raise NotFoundError("this invitation was used already or has expired")
+            self._login_free(session, login)
+            taken = session.scalar(
+                select(schema.Member.id).filter_by(
+                    household_id=invite.household_id, name=member_info.name
+                )
+            )
+            if taken is not None:
+                raise InvalidEntryError(f"a member named {member_info.name!r} exists already")
+            member = schema.Member(
+                household_id=invite.household_id,
+                name=member_info.name,
+                role=invite.role,
+                created_at=now,
+            )
+            session.add(member)
+            session.flush()
+            session.add(
+                Account(
+                    member_id=member.id,
+                    login=login,
+                    password_hash=_hasher.hash(password),
+                    created_at=now,
+                )
+            )
+            invite.used_at = now
+            return self._identity(session, member.id)
+
+    def create_token(self, by: Identity, name: str) -> str:
+        """An API token for scripts, acting as ``by`` (shown once)."""
+        name = name.strip()
+        if not 1 <= len(name) <= 100:
+            raise InvalidEntryError("name: 1 to 100 characters")
+        token = "ld_" + secrets.token_urlsafe(32)
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                ApiToken(
+                    token_hash=_digest(token),
+                    member_id=by.member_id,
+                    name=name,
+                    created_at=now_utc(),
+                )
+            )
+        return token
+
+    def token_identity(self, token: str) -> Identity | None:
+        with Session(self.engine) as session:
+            row = session.get(ApiToken, _digest(token))
+            return None if row is None else self._identity(session, row.member_id)
+
+    @staticmethod
+    def _login_free(session: Session, login: str) -> None:
+        if session.scalar(select(Account.member_id).filter_by(login=login)) is not None:
+            raise InvalidEntryError(f"the login {login!r} is taken")
+
+    @staticmethod
+    def _identity(session: Session, member_id: int) -> Identity:
+        found = session.execute(_IDENTITY.where(schema.Member.id == member_id)).first()
+        if found is None:
+            raise NotFoundError(f"no member {member_id}")
+        return _to_identity(*found)
+
+
+_IDENTITY = select(schema.Member, schema.Household).join(
+    schema.Household, schema.Household.id == schema.Member.household_id
+)
+
+
+def _to_identity(
+    member: schema.Member, household: schema.Household, csrf_token: str | None = None
+) -> Identity:
+    return Identity(
+        member.id,
+        member.name,
+        household.id,
+        household.name,
+        Role(member.role),
+        csrf_token,
+        household.time_zone,
+        household.units,
+        household.word,
+    )

@@ -1,0 +1,116 @@
+"""The web app, built by ``create_app(settings)``: nothing is opened at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError as PydanticValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from letdown import __version__
+from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
+from letdown.journal import Accounts, Journal, NotAllowedError
+from letdown.journal.records import describe_error
+from letdown.web import account_pages, api, auth, pages, pump
+from letdown.web.deps import LoginLimiter
+from letdown.web.live import LiveHub
+from letdown.web.problems import errors
+from letdown.web.settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, journal: Journal | None = None) -> FastAPI:
+    """The letdown web app; ``journal`` lets a caller (a test, the demo) share one it opened."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = journal or Journal.open(settings.db)
+        app.state.journal = opened
+        app.state.accounts = Accounts(opened.engine)
+        app.state.hub = LiveHub(opened, settings)
+        try:
+            yield
+        finally:
+            app.state.hub.close()
+            if journal is None:
+                opened.close()
+
+    app = FastAPI(
+        title="letdown",
+        version=__version__,
+        summary="An open smart breast-pump system: live pump control and the household journal.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    _add_error_handlers(app)
+
+    app.include_router(
+        auth.router, prefix="/api/v1", responses=errors(401, 403, 404, 409, 422, 429)
+    )
+    app.include_router(api.router, prefix="/api/v1")
+    app.include_router(pump.router, prefix="/api/v1")
+    app.include_router(pump.pages_router)
+    app.include_router(account_pages.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error is JSON that says what is wrong; a browser that is not logged in goes to
+    the login page."""
+
+    @app.exception_handler(InvalidEntryError)
+    async def invalid(request: Request, exc: InvalidEntryError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(NotAllowedError)
+    async def not_allowed(request: Request, exc: NotAllowedError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_403_FORBIDDEN)
+
+    @app.exception_handler(LetdownError)
+    async def other(request: Request, exc: LetdownError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(PydanticValidationError)
+    async def invalid_model(request: Request, exc: PydanticValidationError) -> Response:
+        return JSONResponse({"detail": describe_error(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {
+                "loc": list(error.get("loc", ())),
+                "msg": str(error.get("msg", "")).removeprefix("Value error, "),
+                "type": error.get("type", ""),
+            }
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": problems}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == status.HTTP_401_UNAUTHORIZED and _wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status.HTTP_303_SEE_OTHER)
+        return JSONResponse(
+            {"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None)
+        )
