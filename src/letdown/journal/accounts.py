@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from letdown.errors import InvalidEntryError, NotFoundError
 from letdown.journal import schema
+from letdown.journal.book import add_household
 from letdown.journal.records import HouseholdInfo, MemberInfo, Role, now_utc, validate
 
 MIN_PASSWORD = 8
@@ -121,23 +122,8 @@ class Accounts:
         _check_password(password)
         now = now_utc()
         with Session(self.engine) as session, session.begin():
-            if session.scalar(select(schema.Household.id).filter_by(name=info.name)):
-                raise InvalidEntryError(f"a household named {info.name!r} exists already")
             self._login_free(session, login)
-            household = schema.Household(
-                name=info.name,
-                time_zone=info.time_zone,
-                units=info.units.value,
-                word=info.word.value,
-                created_at=now,
-            )
-            session.add(household)
-            session.flush()
-            member = schema.Member(
-                household_id=household.id, name=first.name, role=first.role.value, created_at=now
-            )
-            session.add(member)
-            session.flush()
+            _household, member = add_household(session, info, first)
             session.add(
                 Account(
                     member_id=member.id,

@@ -203,24 +203,8 @@ class Journal:
 
     def create_household(self, info: HouseholdInfo, first: MemberInfo) -> Book:
         """A new household with its first member; returns that member's book."""
-        now = now_utc()
         with Session(self.engine) as session, session.begin():
-            if session.scalar(select(schema.Household).filter_by(name=info.name)):
-                raise InvalidEntryError(f"a household named {info.name!r} exists already")
-            household = schema.Household(
-                name=info.name,
-                time_zone=info.time_zone,
-                units=info.units.value,
-                word=info.word.value,
-                created_at=now,
-            )
-            session.add(household)
-            session.flush()
-            member = schema.Member(
-                household_id=household.id, name=first.name, role=first.role.value, created_at=now
-            )
-            session.add(member)
-            session.flush()
+            household, member = add_household(session, info, first)
             return Book(self.engine, _household_view(household), _member_view(member))
 
     def household_names(self) -> list[str]:
@@ -253,6 +237,30 @@ class Journal:
 
 def _household_names(session: Session) -> list[str]:
     return list(session.scalars(select(schema.Household.name).order_by(schema.Household.id)))
+
+
+def add_household(
+    session: Session, info: HouseholdInfo, first: MemberInfo
+) -> tuple[schema.Household, schema.Member]:
+    """A new household and its first member, inside the caller's transaction."""
+    if session.scalar(select(schema.Household.id).filter_by(name=info.name)):
+        raise InvalidEntryError(f"a household named {info.name!r} exists already")
+    now = now_utc()
+    household = schema.Household(
+        name=info.name,
+        time_zone=info.time_zone,
+        units=info.units.value,
+        word=info.word.value,
+        created_at=now,
+    )
+    session.add(household)
+    session.flush()
+    member = schema.Member(
+        household_id=household.id, name=first.name, role=first.role.value, created_at=now
+    )
+    session.add(member)
+    session.flush()
+    return household, member
 
 
 def _household_view(row: schema.Household) -> HouseholdView:
