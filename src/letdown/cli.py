@@ -1113,6 +1113,7 @@ def _set_up_auto_household(journal: Journal, info: HouseholdInfo, first: MemberI
     from sqlalchemy.orm import Session
 
     from letdown.journal import schema
+    from letdown.journal.book import touch
 
     if journal.household_names() != [AUTO_HOUSEHOLD]:
         return False
@@ -1122,6 +1123,7 @@ def _set_up_auto_household(journal: Journal, info: HouseholdInfo, first: MemberI
         members = list(session.scalars(select(schema.Member).filter_by(household_id=household.id)))
         if [m.name for m in members] != [AUTO_MEMBER]:
             return False
+        touch(session, household.id)
         household.name = info.name
         household.time_zone = info.time_zone
         household.units = info.units.value
@@ -1195,12 +1197,13 @@ def _set_role(book: Book, info: MemberInfo) -> None:
     from sqlalchemy.orm import Session
 
     from letdown.journal import schema
-    from letdown.journal.book import NotAllowedError
+    from letdown.journal.book import NotAllowedError, touch
     from letdown.journal.records import Role
 
     if book.member.role is Role.VIEWER:
         raise NotAllowedError(f"{book.member.name} is a viewer and cannot change the journal")
     with Session(book.engine) as session, session.begin():
+        touch(session, book.household.id)
         row = session.scalar(
             select(schema.Member).filter_by(household_id=book.household.id, name=info.name)
         )

@@ -122,6 +122,31 @@ def test_a_journal_from_an_older_letdown_must_be_upgraded_on_purpose(
     assert "letdown db upgrade" in str(e.value)
 
 
+@pytest.mark.parametrize("older", ["0002"])
+def test_a_journal_with_entries_upgrades_from_each_older_schema(
+    journal_url: str, older: str
+) -> None:
+    """Every migration runs on a journal in use, not only on an empty one."""
+    from alembic import command
+
+    with Journal.open(journal_url) as journal:
+        book = journal.create_household(
+            HouseholdInfo(name="Home"), MemberInfo(name="Alex", role=Role.NURSING_PARENT)
+        )
+        stored = book.add(
+            PumpSession(
+                start_at=T0, end_at=T0.replace(minute=15), sides={"left": PumpSide(volume_ml=60)}
+            )
+        )
+        with journal.engine.begin() as connection:
+            command.downgrade(db._config(connection), older)
+    with engine_for(journal_url) as engine:
+        assert db.current_revision(engine) == older
+        assert db.upgrade(engine) == db.head_revision()
+    with Journal.open(journal_url) as journal:
+        assert journal.book("Home").get(stored.uid) == stored
+
+
 def test_a_url_that_is_not_a_database_says_so() -> None:
     with pytest.raises(JournalError, match="not a database URL"):
         Journal.open("a notebook on the fridge")

@@ -7,6 +7,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from letdown.journal import Journal, PumpSession, PumpSide
+from letdown.web import Settings
+
 API = "/api/v1"
 
 
@@ -442,6 +445,31 @@ def test_summary_adds_up_what_was_written(client: TestClient) -> None:
 
     week = client.get(f"{API}/summary", params={"hours": 24 * 7}).json()
     assert week["pump_sessions"] == 3
+
+
+def test_a_change_made_beside_the_app_shows_on_the_next_request(
+    client: TestClient, settings: Settings
+) -> None:
+    """The CLI writing to the same journal while the app serves it: nothing stale is shown."""
+    ensure_child(client)
+    add(client, record("pump"))
+    assert client.get(f"{API}/summary").json()["pump_sessions"] == 1
+    assert "60" in client.get("/", headers={"Accept": "text/html"}).text
+    with Journal.open(settings.db) as elsewhere:
+        book = elsewhere.book("Home", "Alex")
+        book.add(
+            PumpSession(
+                start_at=now() - timedelta(minutes=30),
+                end_at=now() - timedelta(minutes=15),
+                sides={"left": PumpSide(volume_ml=44), "right": PumpSide(volume_ml=33)},
+            )
+        )
+        book.stash_add(123, expressed_at=now() - timedelta(hours=2), code="XYZ")
+    summary = client.get(f"{API}/summary").json()
+    assert summary["pump_sessions"] == 2
+    assert summary["pumped_ml"] == {"left": 60 + 44, "right": 45.5 + 33}
+    assert [bag["code"] for bag in client.get(f"{API}/stash").json()] == ["XYZ"]
+    assert "XYZ" in client.get("/", headers={"Accept": "text/html"}).text
 
 
 def test_household_children_and_pregnancies(client: TestClient) -> None:

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, ForeignKey, String, delete, select
+from sqlalchemy import Engine, ForeignKey, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from letdown.errors import InvalidEntryError, NotFoundError
-from letdown.journal import schema
+from letdown.journal import db, schema
 from letdown.journal.book import add_household
 from letdown.journal.records import HouseholdInfo, MemberInfo, Role, now_utc, validate
 
@@ -82,6 +82,8 @@ class Identity:
     time_zone: str = "UTC"
     units: str = "ml"
     word: str = "breast"
+    revision: int | None = None
+    """The household's revision when this was read (see ``book.RecentCache``)."""
 
     @property
     def can_write(self) -> bool:
@@ -109,6 +111,7 @@ class Accounts:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reading = db.reading(engine)
 
     def any(self) -> bool:
         with Session(self.engine) as session:
@@ -185,14 +188,12 @@ class Accounts:
         return token, replace(identity, csrf_token=csrf)
 
     def session_identity(self, token: str) -> Identity | None:
-        """Who holds this session cookie (one query: it runs on every request)."""
-        with Session(self.engine) as session:
-            found = session.execute(
-                _IDENTITY.add_columns(WebSession.csrf_token)
-                .join(WebSession, WebSession.member_id == schema.Member.id)
-                .where(WebSession.token_hash == _digest(token), WebSession.expires_at > now_utc())
+        """Who holds this session cookie (one prebuilt query: it runs on every request)."""
+        with self._reading.connect() as connection:
+            found = connection.execute(
+                _SESSION_IDENTITY, {"token_hash": _digest(token), "now": now_utc()}
             ).first()
-            return None if found is None else _to_identity(*found)
+        return None if found is None else _to_identity(*found)
 
     def close_session(self, token: str) -> None:
         with Session(self.engine) as session, session.begin():
@@ -283,9 +284,10 @@ class Accounts:
         return token
 
     def token_identity(self, token: str) -> Identity | None:
-        with Session(self.engine) as session:
-            row = session.get(ApiToken, _digest(token))
-            return None if row is None else self._identity(session, row.member_id)
+        """Who this API token acts as (one prebuilt query, as for a session)."""
+        with self._reading.connect() as connection:
+            found = connection.execute(_TOKEN_IDENTITY, {"token_hash": _digest(token)}).first()
+        return None if found is None else _to_identity(*found)
 
     @staticmethod
     def _login_free(session: Session, login: str) -> None:
@@ -294,28 +296,59 @@ class Accounts:
 
     @staticmethod
     def _identity(session: Session, member_id: int) -> Identity:
-        found = session.execute(_IDENTITY.where(schema.Member.id == member_id)).first()
+        found = session.execute(_MEMBER_IDENTITY, {"member_id": member_id}).first()
         if found is None:
             raise NotFoundError(f"no member {member_id}")
         return _to_identity(*found)
 
 
-_IDENTITY = select(schema.Member, schema.Household).join(
-    schema.Household, schema.Household.id == schema.Member.household_id
+_IDENTITY = select(
+    schema.Member.id,
+    schema.Member.name,
+    schema.Household.id,
+    schema.Household.name,
+    schema.Member.role,
+    schema.Household.time_zone,
+    schema.Household.units,
+    schema.Household.word,
+    schema.Household.revision,
+).join(schema.Household, schema.Household.id == schema.Member.household_id)
+"""Who a member is, in plain columns: built once, so a request pays for no ORM objects."""
+
+_MEMBER_IDENTITY = _IDENTITY.where(schema.Member.id == bindparam("member_id"))
+_TOKEN_IDENTITY = _IDENTITY.join(ApiToken, ApiToken.member_id == schema.Member.id).where(
+    ApiToken.token_hash == bindparam("token_hash")
+)
+_SESSION_IDENTITY = (
+    _IDENTITY.add_columns(WebSession.csrf_token)
+    .join(WebSession, WebSession.member_id == schema.Member.id)
+    .where(
+        WebSession.token_hash == bindparam("token_hash"), WebSession.expires_at > bindparam("now")
+    )
 )
 
 
 def _to_identity(
-    member: schema.Member, household: schema.Household, csrf_token: str | None = None
+    member_id: int,
+    member: str,
+    household_id: int,
+    household: str,
+    role: str,
+    time_zone: str,
+    units: str,
+    word: str,
+    revision: int,
+    csrf_token: str | None = None,
 ) -> Identity:
     return Identity(
-        member.id,
-        member.name,
-        household.id,
-        household.name,
-        Role(member.role),
+        member_id,
+        member,
+        household_id,
+        household,
+        Role(role),
         csrf_token,
-        household.time_zone,
-        household.units,
-        household.word,
+        time_zone,
+        units,
+        word,
+        revision,
     )

@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from letdown.errors import InvalidEntryError, NotFoundError
 from letdown.journal import schema
-from letdown.journal.book import Book, NotAllowedError
+from letdown.journal.book import Book, NotAllowedError, touch
 from letdown.journal.exchange import ImportReport, add_entry_row, existing_uids, read_utf8
 from letdown.journal.records import (
     BottleContent,
@@ -108,6 +108,7 @@ def import_babybuddy(book: Book, path: Path, *, child: str | None = None) -> Imp
         report.notes.append("the file holds no rows")
         return report
     with Session(book.engine) as session, session.begin():
+        touch(session, book.household.id)
         _Import(session, book, export, report).run(child)
     return report
 

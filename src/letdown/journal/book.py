@@ -9,6 +9,7 @@ transaction: it lands whole or not at all.
 from __future__ import annotations
 
 import secrets
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -173,12 +174,83 @@ class Summary:
         return sum(self.pumped_ml.values())
 
 
+RECENT_SPAN = timedelta(days=32)
+"""How far back the shared copy of a household's entries reaches: the summaries' longest
+span (31 days) and a day to spare."""
+
+RECENT_MAX_AGE = timedelta(hours=1)
+"""A copy older than this is read again even if nothing was written (its span slides)."""
+
+
+@dataclass(frozen=True)
+class Recent:
+    """A household's entries of the last ``RECENT_SPAN`` and its open bags, at a revision."""
+
+    revision: int
+    built_at: datetime
+    since: datetime
+    entries: tuple[StoredEntry, ...]
+    """Newest first, as ``history`` gives them."""
+    data: tuple[dict[str, Any], ...]
+    """Each entry's stored fields, in the same order (what ``summary`` adds up)."""
+    open_bags: tuple[BagView, ...]
+
+
+class RecentCache:
+    """The newest ``Recent`` of each household, shared by the books of one process.
+
+    The dashboard and the summaries are asked for on every phone every few seconds; with
+    this they cost one lookup of the household's revision (read with who is asking)
+    instead of several queries. Any write raises the revision, so the next read builds
+    a new copy.
+    """
+
+    def __init__(self, households: int = 256) -> None:
+        self.households = households
+        self._lock = threading.Lock()
+        self._copies: dict[int, Recent] = {}
+
+    def get(self, household_id: int, revision: int) -> Recent | None:
+        """The copy if it is at least as new as ``revision``."""
+        recent = self._copies.get(household_id)
+        return recent if recent is not None and recent.revision >= revision else None
+
+    def put(self, household_id: int, recent: Recent) -> None:
+        with self._lock:
+            kept = self._copies.get(household_id)
+            if kept is not None and kept.revision > recent.revision:
+                return
+            self._copies.pop(household_id, None)
+            self._copies[household_id] = recent
+            while len(self._copies) > self.households:
+                del self._copies[next(iter(self._copies))]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._copies.clear()
+
+
+def touch(session: Session, household_id: int) -> None:
+    """Raise the household's revision inside a write: every copy read before is stale.
+
+    Every transaction that changes a household's journal calls it (``Book`` does for
+    each of its writes; the importers and the CLI's direct writes call it themselves).
+    """
+    session.execute(
+        update(schema.Household)
+        .where(schema.Household.id == household_id)
+        .values(revision=schema.Household.revision + 1)
+    )
+
+
 class Journal:
     """An open journal database. Closing it releases its connections."""
 
     def __init__(self, engine: Engine) -> None:
         db.check(engine)
         self.engine = engine
+        self.recent = RecentCache()
+        """What the web app's books share (others do not use it)."""
 
     @classmethod
     def open(cls, url: str | None = None) -> Journal:
@@ -274,10 +346,22 @@ def _member_view(row: schema.Member) -> MemberView:
 class Book:
     """A household's journal as one member sees it; every change is signed by that member."""
 
-    def __init__(self, engine: Engine, household: HouseholdView, member: MemberView) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        household: HouseholdView,
+        member: MemberView,
+        *,
+        recent: RecentCache | None = None,
+        revision: int | None = None,
+    ) -> None:
+        """``recent`` and ``revision`` (the household's, as the caller just read it) let
+        reads of the last weeks come from a copy shared by the process (the web app)."""
         self.engine = engine
         self.household = household
         self.member = member
+        self._recent_cache = recent
+        self._revision = revision
 
     def as_member(self, name: str) -> Book:
         with Session(db.reading(self.engine)) as session:
@@ -292,7 +376,9 @@ class Book:
     def _write(self) -> Iterator[Session]:
         if self.member.role is Role.VIEWER:
             raise NotAllowedError(f"{self.member.name} is a viewer and cannot change the journal")
+        self._revision = None  # this book's own reads now need the journal itself
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            touch(session, self.household.id)
             yield session
 
     @contextmanager
@@ -461,30 +547,58 @@ class Book:
         limit: int | None = None,
     ) -> list[StoredEntry]:
         """Entries that started in [since, until), newest first."""
+        since = _aware("since", since) if since is not None else None
+        until = _aware("until", until) if until is not None else None
+        wanted = _kinds(kinds)
+        if limit is not None and limit < 0:
+            raise InvalidEntryError(f"limit: {limit} is negative")
+        recent = self._recent(since)
+        if recent is not None and (since is not None or limit is not None):
+            found = [
+                entry
+                for entry in recent.entries
+                if (since is None or entry.record.start_at >= since)
+                and (until is None or entry.record.start_at < until)
+                and (wanted is None or entry.kind in wanted)
+            ]
+            if since is not None or (limit is not None and len(found) >= limit):
+                return found if limit is None else found[:limit]
+        with self._read() as session:
+            return self._history(session, since, until, wanted, limit)
+
+    def _history(
+        self,
+        session: Session,
+        since: datetime | None,
+        until: datetime | None,
+        kinds: list[str] | None,
+        limit: int | None,
+    ) -> list[StoredEntry]:
+        rows = self._history_rows(session, since, until, kinds, limit)
+        names = self._member_names(session)
+        return [_entry_view(row, names) for row in rows]
+
+    def _history_rows(
+        self,
+        session: Session,
+        since: datetime | None,
+        until: datetime | None,
+        kinds: list[str] | None,
+        limit: int | None,
+    ) -> list[schema.Entry]:
         query = select(schema.Entry).filter(
             schema.Entry.household_id == self.household.id, schema.Entry.deleted_at.is_(None)
         )
         if since is not None:
-            query = query.filter(schema.Entry.start_at >= _aware("since", since))
+            query = query.filter(schema.Entry.start_at >= since)
         if until is not None:
-            query = query.filter(schema.Entry.start_at < _aware("until", until))
+            query = query.filter(schema.Entry.start_at < until)
         if kinds is not None:
-            wanted = list(kinds)
-            unknown = [kind for kind in wanted if kind not in KINDS]
-            if unknown:
-                raise InvalidEntryError(
-                    f"kinds: {', '.join(map(repr, unknown))} unknown (use {', '.join(KINDS)})"
-                )
-            query = query.filter(schema.Entry.kind.in_(wanted))
+            query = query.filter(schema.Entry.kind.in_(kinds))
         query = query.order_by(schema.Entry.start_at.desc(), schema.Entry.id.desc())
         if limit is not None:
-            if limit < 0:
-                raise InvalidEntryError(f"limit: {limit} is negative")
             query = query.limit(limit)
-        with self._read() as session:
-            rows = list(session.scalars(query))
-            names = self._member_names(session)
-            return [_entry_view(row, names) for row in rows]
+        return list(session.scalars(query))
 
     def summary(self, since: datetime, until: datetime | None = None) -> Summary:
         """Totals per side and per kind over a span (the 24-hour and 7-day views)."""
@@ -492,6 +606,17 @@ class Book:
         until = _aware("until", until) if until is not None else now_utc()
         if until < since:
             raise InvalidEntryError("until: the span ends before it starts")
+        recent = self._recent(since)
+        if recent is not None:
+            return _summarize(
+                since,
+                until,
+                (
+                    (entry.kind, data)
+                    for entry, data in zip(recent.entries, recent.data, strict=True)
+                    if since <= entry.record.start_at < until
+                ),
+            )
         query = (
             select(schema.Entry.kind, schema.Entry.data)
             .filter(
@@ -504,42 +629,45 @@ class Book:
         )
         with self._read() as session:
             rows = session.execute(query).all()
-        counts = dict.fromkeys(KINDS, 0)
-        pumped_ml: dict[str, float] = dict.fromkeys(SIDE_NAMES, 0.0)
-        nursed_s: dict[str, float] = dict.fromkeys(SIDE_NAMES, 0.0)
-        bottle_ml = dict.fromkeys((content.value for content in BottleContent), 0.0)
-        pains: dict[str, list[int]] = {side: [] for side in SIDE_NAMES}
-        fevers_c: list[float] = []
-        for kind, data in rows:
-            counts[kind] += 1
-            sides = data.get("sides", {})
-            if kind == "pump":
-                for side, pumped in sides.items():
-                    pumped_ml[side] += pumped["volume_ml"]
-            elif kind == "nurse":
-                for side, nursed in sides.items():
-                    nursed_s[side] += nursed["duration_s"]
-            elif kind == "bottle":
-                bottle_ml[data["content"]] += data["amount_ml"]
-            elif kind == "symptom" and data.get("fever_c") is not None:
-                fevers_c.append(data["fever_c"])
-            if kind in ("nurse", "pump", "symptom"):
-                for side, felt in sides.items():
-                    if felt.get("pain") is not None:
-                        pains[side].append(felt["pain"])
-        return Summary(
+        return _summarize(since, until, ((kind, data) for kind, data in rows))
+
+    def _recent(self, since: datetime | None) -> Recent | None:
+        """The process's copy of the last weeks, if this book may answer a read from it.
+
+        Only a book told the household's revision (the web app's, per request) uses it,
+        and only until it writes; a read reaching further back than the copy goes to
+        the journal.
+        """
+        cache = self._recent_cache
+        if cache is None or self._revision is None:
+            return None
+        recent = cache.get(self.household.id, self._revision)
+        if recent is None or now_utc() - recent.built_at > RECENT_MAX_AGE:
+            recent = self._build_recent()
+            cache.put(self.household.id, recent)
+        if since is not None and since < recent.since:
+            return None
+        return recent
+
+    def _build_recent(self) -> Recent:
+        built_at = now_utc()
+        since = built_at - RECENT_SPAN
+        with self._read() as session:
+            # The revision first: the rows read after it are at least as new (a copy may
+            # be newer than its number, never older).
+            revision = session.scalar(
+                select(schema.Household.revision).filter_by(id=self.household.id)
+            )
+            rows = self._history_rows(session, since, None, None, None)
+            names = self._member_names(session)
+            bags = self._stash(session, include_closed=False)
+        return Recent(
+            revision=revision or 0,
+            built_at=built_at,
             since=since,
-            until=until,
-            pump_sessions=counts["pump"],
-            pumped_ml=pumped_ml,
-            nurse_feeds=counts["nurse"],
-            nursed_s=nursed_s,
-            bottles=counts["bottle"],
-            bottle_ml=bottle_ml,
-            care=counts["care"],
-            symptoms=counts["symptom"],
-            worst_pain={side: max(pains[side], default=None) for side in SIDE_NAMES},
-            highest_fever_c=max(fevers_c, default=None),
+            entries=tuple(_entry_view(row, names) for row in rows),
+            data=tuple(row.data for row in rows),
+            open_bags=tuple(bags),
         )
 
     # --- the stash -------------------------------------------------------------------
@@ -661,11 +789,18 @@ class Book:
 
     def stash(self, *, include_closed: bool = False) -> list[BagView]:
         """Bags in the order to use them: soonest use-by first, then oldest."""
+        if not include_closed:
+            recent = self._recent(None)
+            if recent is not None:
+                return list(recent.open_bags)
+        with self._read() as session:
+            return self._stash(session, include_closed=include_closed)
+
+    def _stash(self, session: Session, *, include_closed: bool) -> list[BagView]:
         query = select(schema.Bag).filter_by(household_id=self.household.id)
         if not include_closed:
             query = query.filter_by(status="stored")
-        with self._read() as session:
-            bags = self._bag_views(session, list(session.scalars(query)))
+        bags = self._bag_views(session, list(session.scalars(query)))
         return sorted(
             bags,
             key=lambda bag: (bag.status != "stored", bag.expiry.use_by, bag.expressed_at, bag.code),
@@ -908,6 +1043,60 @@ def _locked(query: Select[_Row]) -> Select[_Row]:
     both write from it. ``populate_existing`` reloads a row already read unlocked.
     """
     return query.with_for_update().execution_options(populate_existing=True)
+
+
+def _kinds(kinds: Iterable[str] | None) -> list[str] | None:
+    if kinds is None:
+        return None
+    wanted = list(kinds)
+    unknown = [kind for kind in wanted if kind not in KINDS]
+    if unknown:
+        raise InvalidEntryError(
+            f"kinds: {', '.join(map(repr, unknown))} unknown (use {', '.join(KINDS)})"
+        )
+    return wanted
+
+
+def _summarize(
+    since: datetime, until: datetime, rows: Iterable[tuple[str, dict[str, Any]]]
+) -> Summary:
+    counts = dict.fromkeys(KINDS, 0)
+    pumped_ml: dict[str, float] = dict.fromkeys(SIDE_NAMES, 0.0)
+    nursed_s: dict[str, float] = dict.fromkeys(SIDE_NAMES, 0.0)
+    bottle_ml = dict.fromkeys((content.value for content in BottleContent), 0.0)
+    pains: dict[str, list[int]] = {side: [] for side in SIDE_NAMES}
+    fevers_c: list[float] = []
+    for kind, data in rows:
+        counts[kind] += 1
+        sides = data.get("sides", {})
+        if kind == "pump":
+            for side, pumped in sides.items():
+                pumped_ml[side] += pumped["volume_ml"]
+        elif kind == "nurse":
+            for side, nursed in sides.items():
+                nursed_s[side] += nursed["duration_s"]
+        elif kind == "bottle":
+            bottle_ml[data["content"]] += data["amount_ml"]
+        elif kind == "symptom" and data.get("fever_c") is not None:
+            fevers_c.append(data["fever_c"])
+        if kind in ("nurse", "pump", "symptom"):
+            for side, felt in sides.items():
+                if felt.get("pain") is not None:
+                    pains[side].append(felt["pain"])
+    return Summary(
+        since=since,
+        until=until,
+        pump_sessions=counts["pump"],
+        pumped_ml=pumped_ml,
+        nurse_feeds=counts["nurse"],
+        nursed_s=nursed_s,
+        bottles=counts["bottle"],
+        bottle_ml=bottle_ml,
+        care=counts["care"],
+        symptoms=counts["symptom"],
+        worst_pain={side: max(pains[side], default=None) for side in SIDE_NAMES},
+        highest_fever_c=max(fevers_c, default=None),
+    )
 
 
 def _aware(name: str, value: datetime) -> datetime:

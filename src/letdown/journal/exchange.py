@@ -41,7 +41,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from letdown.errors import InvalidEntryError, NotFoundError
 from letdown.journal import schema
-from letdown.journal.book import Book, Journal, NotAllowedError
+from letdown.journal.book import Book, Journal, NotAllowedError, touch
 from letdown.journal.records import (
     KINDS,
     MAX_VOLUME_ML,
@@ -1023,6 +1023,7 @@ class _Importer:
 
     def run(self, importer: str | None) -> None:
         household_id = self._household()
+        touch(self.session, household_id)
         members = self._members(household_id)
         self._check_importer(household_id, importer)
         children = self._children(household_id)

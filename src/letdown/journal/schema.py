@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -61,6 +62,8 @@ class Household(Base):
     units: Mapped[str] = mapped_column(String(8))
     word: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime]
+    revision: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """Raised by every write to the household's journal (see ``book.touch``)."""
 
 
 class Member(Base):

@@ -43,7 +43,7 @@ POLICY_VIOLATION = 1008
 GOING_AWAY = 1001
 
 
-def get_hub(request: Request) -> LiveHub:
+async def get_hub(request: Request) -> LiveHub:
     hub: LiveHub = request.app.state.hub
     return hub
 
