@@ -122,6 +122,8 @@ def test_states_stream_often_and_soon_after_the_reading(client: TestClient, hub:
     for _, state in got:
         for side in ("left", "right"):
             assert set(state[side]) >= {"vacuum_mmhg", "volume_ml", "flow_ml_min", "level_mmhg"}
+            # Scale noise around an empty bottle never shows as milk below nothing.
+            assert state[side]["volume_ml"] >= 0 and state[side]["flow_ml_min"] >= 0
         assert state["sent_at"] >= state["read_at"]
 
 

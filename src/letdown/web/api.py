@@ -428,6 +428,11 @@ class SummaryOut(BaseModel):
 summary = APIRouter(prefix="/summary", tags=["summary"])
 
 
+def _tenths(values: dict[str, float]) -> dict[str, float]:
+    """Sums to a tenth (of a mL, of a minute): no 213.20000000000002 in the answer."""
+    return {name: round(value, 1) for name, value in values.items()}
+
+
 @summary.get("", responses=LIST_ERRORS)
 def get_summary(book: BookDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24) -> SummaryOut:
     until = datetime.now(UTC)
@@ -439,12 +444,12 @@ def get_summary(book: BookDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 
         household_word=book.household.word,
         units=book.household.units,
         pump_sessions=totals.pump_sessions,
-        pumped_ml=PerSide(**totals.pumped_ml),
-        pumped_total_ml=totals.pumped_total_ml,
+        pumped_ml=PerSide(**_tenths(totals.pumped_ml)),
+        pumped_total_ml=round(totals.pumped_total_ml, 1),
         nurse_feeds=totals.nurse_feeds,
-        nursed_min=PerSide(**{side: s / 60 for side, s in totals.nursed_s.items()}),
+        nursed_min=PerSide(**_tenths({side: s / 60 for side, s in totals.nursed_s.items()})),
         bottles=totals.bottles,
-        bottle_ml=BottleMl(**totals.bottle_ml),
+        bottle_ml=BottleMl(**_tenths(totals.bottle_ml)),
         care=totals.care,
         symptoms=totals.symptoms,
         worst_pain=PainPerSide(**totals.worst_pain),

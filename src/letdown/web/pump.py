@@ -181,8 +181,8 @@ class CommandOut(BaseModel):
 def _side(view: SideView) -> SideState:
     return SideState(
         vacuum_mmhg=_round(view.vacuum_mmhg),
-        volume_ml=_round(view.volume_ml),
-        flow_ml_min=round(view.flow_ml_min, 1),
+        volume_ml=_collected(view.volume_ml),
+        flow_ml_min=max(0.0, round(view.flow_ml_min, 1)),
         level_mmhg=round(view.level_mmhg, 1),
         ceiling_mmhg=round(view.ceiling_mmhg, 1),
         learning=view.learning,
@@ -191,6 +191,12 @@ def _side(view: SideView) -> SideState:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def _collected(volume_ml: float | None) -> float | None:
+    """A bottle's scale reads a little below zero around an empty bottle (its noise); no
+    bottle holds less than nothing, as the journal's record of the session says too."""
+    return None if volume_ml is None else max(0.0, round(volume_ml, 1))
 
 
 CONTROLLER_FAULT = (
