@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
@@ -259,6 +259,9 @@ class FormError(Exception):
         self.errors = errors
 
 
+T = TypeVar("T")
+
+
 class Reader:
     """Reads a posted form field by field, gathering every mistake before giving up."""
 
@@ -299,38 +302,37 @@ class Reader:
         if self.errors:
             raise FormError(self.errors)
 
-    def amount(
-        self, name: str, *, required: bool = False, allow_zero: bool = False
-    ) -> float | None:
+    def _read(self, name: str, parse: Callable[[str], T]) -> T | None:
+        """A field through ``parse``: None when empty or wrong (the mistake kept), the exact
+        value when the text is what the page showed for it (``kept``)."""
         text = self.text(name)
         if not text:
-            if required:
-                self.fail(name, f"give an amount (in {self.shown.unit}, or say 120ml or 4oz)")
             return None
         if (exact := self._kept(name, text)) is not None:
-            return float(exact)
+            return cast(T, exact)
         try:
-            return parse_amount_ml(text, self.shown.units, allow_zero=allow_zero)
+            return parse(text)
         except InvalidEntryError as exc:
             self.fail(name, str(exc))
             return None
 
+    def amount(
+        self, name: str, *, required: bool = False, allow_zero: bool = False
+    ) -> float | None:
+        if required and not self.text(name):
+            self.fail(name, f"give an amount (in {self.shown.unit}, or say 120ml or 4oz)")
+        found = self._read(
+            name, lambda text: parse_amount_ml(text, self.shown.units, allow_zero=allow_zero)
+        )
+        return None if found is None else float(found)
+
     def minutes(self, name: str) -> float | None:
         """A duration in seconds: ``12`` (minutes), ``12m30s``, ``1h5m``."""
-        text = self.text(name)
-        if not text:
-            return None
-        if (exact := self._kept(name, text)) is not None:
-            return float(exact)
-        try:
-            seconds = parse_duration_s(text)
-        except InvalidEntryError as exc:
-            self.fail(name, str(exc))
-            return None
-        if seconds > MAX_SESSION_S:
+        seconds = self._read(name, parse_duration_s)
+        if seconds is not None and seconds > MAX_SESSION_S:
             self.fail(name, f"more than {MAX_SESSION_S / 3600:g} hours, surely a typing mistake")
             return None
-        return seconds
+        return None if seconds is None else float(seconds)
 
     def rating(self, name: str) -> int | None:
         text = self.text(name)
@@ -346,28 +348,11 @@ class Reader:
         return value
 
     def time(self, name: str) -> datetime | None:
-        text = self.text(name)
-        if not text:
-            return None
-        if isinstance(exact := self._kept(name, text), datetime):
-            return exact
-        try:
-            return parse_time(text, self.shown.zone, self.shown.now)
-        except InvalidEntryError as exc:
-            self.fail(name, str(exc))
-            return None
+        return self._read(name, lambda text: parse_time(text, self.shown.zone, self.shown.now))
 
     def fever(self, name: str) -> float | None:
-        text = self.text(name)
-        if not text:
-            return None
-        if (exact := self._kept(name, text)) is not None:
-            return float(exact)
-        try:
-            return parse_fever_c(text)
-        except InvalidEntryError as exc:
-            self.fail(name, str(exc))
-            return None
+        found = self._read(name, parse_fever_c)
+        return None if found is None else float(found)
 
     def choice(self, name: str, allowed: Iterable[str], default: str = "") -> str:
         text = self.text(name) or default
