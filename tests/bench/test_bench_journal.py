@@ -52,7 +52,17 @@ def test_the_household_spans_two_years_of_every_kind() -> None:
     steps = Counter(type(step).__name__ for step in plan)
     kinds = Counter(step.record.kind for step in plan if hasattr(step, "record"))
     assert set(kinds) == {"nurse", "pump", "bottle", "care", "symptom"}
-    assert steps["_Store"] > 100
-    assert steps["_Move"] > 20
-    assert steps["_Use"] > 100
-    assert sum(kinds.values()) + steps["_Use"] == pytest.approx(3000, rel=0.05)
+    assert steps["StoreStep"] > 100
+    assert steps["MoveStep"] > 20
+    assert steps["UseStep"] > 100
+    assert sum(kinds.values()) + steps["UseStep"] == pytest.approx(3000, rel=0.05)
+
+
+def test_a_plan_of_the_first_weeks_is_those_weeks_of_the_whole_plan() -> None:
+    """The demo plans only its few weeks: the same weeks the two-year household has."""
+    end = datetime(2026, 6, 1, tzinfo=UTC)
+    cut = end - timedelta(days=DAYS - 28)
+    weeks = [step for step in plan_household(3000, 4, end, days=28) if step.at < cut]
+    whole = [step for step in plan_household(3000, 4, end) if step.at < cut]
+    assert len(weeks) > 100
+    assert weeks == whole

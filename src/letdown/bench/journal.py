@@ -113,7 +113,7 @@ def entries_per_day(age_days: float) -> float:
 
 
 @dataclass(frozen=True)
-class _Add:
+class AddStep:
     at: datetime
     record: Record
     member: str
@@ -121,7 +121,7 @@ class _Add:
 
 
 @dataclass(frozen=True)
-class _Store:
+class StoreStep:
     at: datetime
     bag: int
     volume_ml: float
@@ -131,26 +131,26 @@ class _Store:
 
 
 @dataclass(frozen=True)
-class _Move:
+class MoveStep:
     at: datetime
     bag: int
     to: Location
 
 
 @dataclass(frozen=True)
-class _Use:
+class UseStep:
     at: datetime
     bag: int
     member: str
 
 
 @dataclass(frozen=True)
-class _Discard:
+class DiscardStep:
     at: datetime
     bag: int
 
 
-Step = _Add | _Store | _Move | _Use | _Discard
+Step = AddStep | StoreStep | MoveStep | UseStep | DiscardStep
 
 
 def _count(rng: random.Random, rate: float) -> int:
@@ -165,14 +165,18 @@ def _spread(rng: random.Random, day: datetime, count: int) -> list[datetime]:
     return [day + slot * (index + 0.2 + 0.6 * rng.random()) for index in range(count)]
 
 
-def plan_household(entries: int, seed: int, end: datetime) -> list[Step]:
-    """Two years up to ``end`` of a household writing about ``entries`` entries, in order."""
+def plan_household(entries: int, seed: int, end: datetime, days: int = DAYS) -> list[Step]:
+    """Two years up to ``end`` of a household writing about ``entries`` entries, in order.
+
+    ``days`` stops the plan after the child's first days (the demo's few weeks), the same
+    days as the whole plan has.
+    """
     rng = random.Random(seed)
     scale = entries / sum(entries_per_day(age) for age in range(DAYS))
     birth = end - timedelta(days=DAYS)
     steps: list[Step] = []
     bags = 0
-    for age in range(DAYS):
+    for age in range(min(days, DAYS)):
         day = birth + timedelta(days=age)
         for start in _spread(rng, day, _count(rng, nurse_per_day(age) * scale)):
             left_s, right_s = rng.uniform(240, 900), rng.uniform(0, 900)
@@ -189,7 +193,7 @@ def plan_household(entries: int, seed: int, end: datetime) -> list[Step]:
                     "sides": sides,
                 }
             )
-            steps.append(_Add(start, record, "Alex"))
+            steps.append(AddStep(start, record, "Alex"))
         for start in _spread(rng, day, _count(rng, pump_per_day(age) * scale)):
             end_at = start + timedelta(minutes=rng.uniform(12, 25))
             per_side_ml = min(60.0, 15.0 + age * 0.5) * rng.uniform(0.6, 1.4)
@@ -204,7 +208,7 @@ def plan_household(entries: int, seed: int, end: datetime) -> list[Step]:
                 presses=rng.randint(0, 3),
             )
             uid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            steps.append(_Add(start, pumped, "Alex", uid))
+            steps.append(AddStep(start, pumped, "Alex", uid))
             if rng.random() < BAGGED_SHARE:
                 bags += 1
                 steps += _bag_life(rng, bags, pumped, uid)
@@ -215,10 +219,10 @@ def plan_household(entries: int, seed: int, end: datetime) -> list[Step]:
                 amount_ml=round(rng.uniform(60, 180), -1),
                 content=BottleContent.FORMULA,
             )
-            steps.append(_Add(start, formula, "Sam"))
+            steps.append(AddStep(start, formula, "Sam"))
         for start in _spread(rng, day, _count(rng, care_per_day(age) * scale)):
             kind = rng.choice(list(CareKind)) if age >= 42 else CareKind.SALVE
-            steps.append(_Add(start, Care(start_at=start, care=kind, side="left"), "Alex"))
+            steps.append(AddStep(start, Care(start_at=start, care=kind, side="left"), "Alex"))
         for start in _spread(rng, day, _count(rng, symptom_per_day(age) * scale)):
             symptom = Symptom.model_validate(
                 {
@@ -227,7 +231,7 @@ def plan_household(entries: int, seed: int, end: datetime) -> list[Step]:
                     "fever_c": 38.2 if rng.random() < 0.05 else None,
                 }
             )
-            steps.append(_Add(start, symptom, "Alex"))
+            steps.append(AddStep(start, symptom, "Alex"))
     kept = [step for step in steps if step.at < end]
     return sorted(kept, key=lambda step: step.at)
 
@@ -238,20 +242,20 @@ def _bag_life(rng: random.Random, bag: int, pumped: PumpSession, source: str) ->
     volume_ml = pumped.volume_ml()
     frozen = rng.random() < 0.2
     first = Location.FREEZER if frozen else Location.FRIDGE
-    steps: list[Step] = [_Store(stored, bag, volume_ml, pumped.end_at, first, source)]
+    steps: list[Step] = [StoreStep(stored, bag, volume_ml, pumped.end_at, first, source)]
     if not frozen and rng.random() < 0.75:
         used = stored + timedelta(hours=rng.uniform(2, 72))
     else:
         at = stored if frozen else stored + timedelta(hours=rng.uniform(2, 24))
         if not frozen:
-            steps.append(_Move(at, bag, Location.FREEZER))
+            steps.append(MoveStep(at, bag, Location.FREEZER))
         thawed = at + timedelta(days=rng.uniform(1, 90))
-        steps.append(_Move(thawed, bag, Location.FRIDGE))
+        steps.append(MoveStep(thawed, bag, Location.FRIDGE))
         used = thawed + timedelta(hours=rng.uniform(4, 20))
     if rng.random() < 0.03:
-        steps.append(_Discard(used, bag))
+        steps.append(DiscardStep(used, bag))
     else:
-        steps.append(_Use(used, bag, rng.choice(("Alex", "Sam"))))
+        steps.append(UseStep(used, bag, rng.choice(("Alex", "Sam"))))
     return steps
 
 
@@ -273,7 +277,7 @@ READS: dict[str, Callable[[Book, datetime, datetime], object]] = {
 """What the app shows most: the day, the week, the latest entries (and the newborn weeks)."""
 
 
-def _fast_engine(url: str) -> Engine:
+def fast_engine(url: str) -> Engine:
     """The journal's engine, told not to wait for the disk at each commit (bulk load only)."""
     engine = make_engine(url)
     backend = make_url(url).get_backend_name()
@@ -291,7 +295,7 @@ def _fast_engine(url: str) -> Engine:
     return engine
 
 
-class _Writer:
+class Writer:
     """Plays the plan on a journal, as Alex or Sam, remembering which code each bag got."""
 
     def __init__(self, journal: Journal, codes: dict[int, str]) -> None:
@@ -301,14 +305,14 @@ class _Writer:
     def play(self, step: Step) -> bool:
         """Write one step; True if it made an entry."""
         alex = self.books["Alex"]
-        if isinstance(step, _Add):
+        if isinstance(step, AddStep):
             self.books[step.member].add(step.record, uid=step.uid, entered_at=step.at)
             return True
-        if isinstance(step, _Use):
+        if isinstance(step, UseStep):
             book = self.books[step.member]
             book.stash_use(self.codes[step.bag], child=CHILD, at=step.at)
             return True
-        if isinstance(step, _Store):
+        if isinstance(step, StoreStep):
             bag = alex.stash_add(
                 step.volume_ml,
                 expressed_at=step.expressed_at,
@@ -317,7 +321,7 @@ class _Writer:
                 sources=[step.source],
             )
             self.codes[step.bag] = bag.code
-        elif isinstance(step, _Move):
+        elif isinstance(step, MoveStep):
             alex.stash_move(self.codes[step.bag], step.to, at=step.at)
         else:
             alex.stash_discard(self.codes[step.bag], "spilled", at=step.at)
@@ -372,7 +376,7 @@ def run_journal_bench(
         raise ValueError("timed_inserts and repeat must be at least 1")
     end = now_utc()
     plan = plan_household(entries, seed, end)
-    entry_steps = [index for index, step in enumerate(plan) if isinstance(step, _Add | _Use)]
+    entry_steps = [index for index, step in enumerate(plan) if isinstance(step, AddStep | UseStep)]
     timed_inserts = min(timed_inserts, len(entry_steps))
     split = entry_steps[-timed_inserts]
     total = len(plan) + len(READS) * repeat
@@ -380,14 +384,14 @@ def run_journal_bench(
     samples = _Samples()
     stored = 0
     with _target(url) as target, _heap_frozen():
-        with Journal(_fast_engine(target)) as loading:
+        with Journal(fast_engine(target)) as loading:
             book = loading.create_household(
                 HouseholdInfo(name=HOUSEHOLD, time_zone="Europe/Paris"),
                 MemberInfo(name="Alex", role=Role.NURSING_PARENT),
             )
             book.add_member(MemberInfo(name="Sam", role=Role.PARTNER))
             book.add_child(ChildInfo(name=CHILD, birth_date=(end - timedelta(days=DAYS)).date()))
-            writer = _Writer(loading, codes)
+            writer = Writer(loading, codes)
             load_start = time.perf_counter()
             for index, step in enumerate(plan[:split]):
                 stored += writer.play(step)
@@ -395,7 +399,7 @@ def run_journal_bench(
                     progress(index, total)
             load_s = time.perf_counter() - load_start
         with Journal.open(target) as journal:
-            writer = _Writer(journal, codes)
+            writer = Writer(journal, codes)
             for index, step in enumerate(plan[split:], start=split):
                 if samples.time("insert", partial(writer.play, step)):
                     stored += 1
@@ -419,8 +423,8 @@ def run_journal_bench(
     p95_ms = {name: samples.p95_ms(name) for name in MAIN_FIGURES}
     kinds: dict[str, int] = {}
     for step in plan:
-        if isinstance(step, _Add | _Use):
-            kind = step.record.kind if isinstance(step, _Add) else "bottle"
+        if isinstance(step, AddStep | UseStep):
+            kind = step.record.kind if isinstance(step, AddStep) else "bottle"
             kinds[kind] = kinds.get(kind, 0) + 1
     inserts_s = samples.wall_s["insert"]
     return {

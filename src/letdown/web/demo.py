@@ -30,11 +30,11 @@ from sqlalchemy.orm import Session
 from letdown.bench.journal import (
     CHILD,
     DAYS,
+    AddStep,
     Step,
-    _Add,
-    _fast_engine,
-    _Writer,
+    Writer,
     entries_per_day,
+    fast_engine,
     plan_household,
 )
 from letdown.errors import LetdownError
@@ -135,7 +135,7 @@ def ensure_demo_household(
         plan = _demo_plan(days, seed, now)
         people.result()
     url = journal.engine.url.render_as_string(hide_password=False)
-    with Journal(_fast_engine(url)) as loading:
+    with Journal(fast_engine(url)) as loading:
         book = loading.book(DEMO_HOUSEHOLD, PARENT.member)
         writer = _DemoWriter({PARENT.member: book, PARTNER.member: book.as_member(PARTNER.member)})
         entries = sum(writer.play(step) for step in plan)
@@ -158,7 +158,7 @@ def _create_people(journal: Journal, zone: str, born: date) -> None:
     book.add_child(ChildInfo(name=CHILD, birth_date=born))
 
 
-class _DemoWriter(_Writer):
+class _DemoWriter(Writer):
     """The bench's writer, playing into the demo household's books."""
 
     def __init__(self, books: dict[str, Book]) -> None:
@@ -180,7 +180,7 @@ def _demo_plan(days: int, seed: int, now: datetime) -> list[Step]:
 
     Bags whose use is planned after ``now`` stay in the fridge or freezer.
     """
-    plan = plan_household(_demo_entries(), seed, now + timedelta(days=DAYS - days))
+    plan = plan_household(_demo_entries(), seed, now + timedelta(days=DAYS - days), days)
     return _with_devices([step for step in plan if step.at < now], seed)
 
 
@@ -191,7 +191,7 @@ def _with_devices(plan: list[Step], seed: int) -> list[Step]:
     comfort_mmhg = {"left": sides.left.comfort_mmhg, "right": sides.right.comfort_mmhg}
     return [
         replace(step, record=_pumped_on(step.record, rng, comfort_mmhg))
-        if isinstance(step, _Add) and isinstance(step.record, PumpSession)
+        if isinstance(step, AddStep) and isinstance(step.record, PumpSession)
         else step
         for step in plan
     ]
