@@ -183,17 +183,52 @@ RECENT_MAX_AGE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
+class RecentLine:
+    """One entry in a ``Recent`` copy: the columns reads filter on, its fields as stored."""
+
+    id: int
+    uid: str
+    kind: str
+    start_at: datetime
+    data: dict[str, Any]
+    version: int
+    entered_by: str
+    entered_at: datetime
+    updated_by: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class Recent:
-    """A household's entries of the last ``RECENT_SPAN`` and its open bags, at a revision."""
+    """A household's entries of the last ``RECENT_SPAN`` and its open bags, at a revision.
+
+    A record is parsed when a read first returns it, not when the copy is made: after a
+    write the next dashboard pays for one query, not for a month of records.
+    """
 
     revision: int
     built_at: datetime
     since: datetime
-    entries: tuple[StoredEntry, ...]
+    lines: tuple[RecentLine, ...]
     """Newest first, as ``history`` gives them."""
-    data: tuple[dict[str, Any], ...]
-    """Each entry's stored fields, in the same order (what ``summary`` adds up)."""
     open_bags: tuple[BagView, ...]
+    _parsed: dict[int, StoredEntry] = field(default_factory=dict, compare=False, repr=False)
+
+    def entry(self, line: RecentLine) -> StoredEntry:
+        found = self._parsed.get(line.id)
+        if found is None:
+            found = StoredEntry(
+                id=line.id,
+                uid=line.uid,
+                record=parse_record(line.data),
+                version=line.version,
+                entered_by=line.entered_by,
+                entered_at=line.entered_at,
+                updated_by=line.updated_by,
+                updated_at=line.updated_at,
+            )
+            self._parsed[line.id] = found
+        return found
 
 
 class RecentCache:
@@ -228,6 +263,20 @@ class RecentCache:
     def clear(self) -> None:
         with self._lock:
             self._copies.clear()
+
+
+_LINE_COLUMNS = (
+    schema.Entry.id,
+    schema.Entry.uid,
+    schema.Entry.kind,
+    schema.Entry.start_at,
+    schema.Entry.data,
+    schema.Entry.version,
+    schema.Entry.entered_by,
+    schema.Entry.entered_at,
+    schema.Entry.updated_by,
+    schema.Entry.updated_at,
+)
 
 
 def touch(session: Session, household_id: int) -> None:
@@ -554,15 +603,15 @@ class Book:
             raise InvalidEntryError(f"limit: {limit} is negative")
         recent = self._recent(since)
         if recent is not None and (since is not None or limit is not None):
-            found = [
-                entry
-                for entry in recent.entries
-                if (since is None or entry.record.start_at >= since)
-                and (until is None or entry.record.start_at < until)
-                and (wanted is None or entry.kind in wanted)
+            lines = [
+                line
+                for line in recent.lines
+                if (since is None or line.start_at >= since)
+                and (until is None or line.start_at < until)
+                and (wanted is None or line.kind in wanted)
             ]
-            if since is not None or (limit is not None and len(found) >= limit):
-                return found if limit is None else found[:limit]
+            if since is not None or (limit is not None and len(lines) >= limit):
+                return [recent.entry(line) for line in lines[:limit]]
         with self._read() as session:
             return self._history(session, since, until, wanted, limit)
 
@@ -611,11 +660,7 @@ class Book:
             return _summarize(
                 since,
                 until,
-                (
-                    (entry.kind, data)
-                    for entry, data in zip(recent.entries, recent.data, strict=True)
-                    if since <= entry.record.start_at < until
-                ),
+                ((line.kind, line.data) for line in recent.lines if since <= line.start_at < until),
             )
         query = (
             select(schema.Entry.kind, schema.Entry.data)
@@ -658,15 +703,36 @@ class Book:
             revision = session.scalar(
                 select(schema.Household.revision).filter_by(id=self.household.id)
             )
-            rows = self._history_rows(session, since, None, None, None)
+            rows = session.execute(
+                select(*_LINE_COLUMNS)
+                .filter(
+                    schema.Entry.household_id == self.household.id,
+                    schema.Entry.deleted_at.is_(None),
+                    schema.Entry.start_at >= since,
+                )
+                .order_by(schema.Entry.start_at.desc(), schema.Entry.id.desc())
+            ).all()
             names = self._member_names(session)
             bags = self._stash(session, include_closed=False)
         return Recent(
             revision=revision or 0,
             built_at=built_at,
             since=since,
-            entries=tuple(_entry_view(row, names) for row in rows),
-            data=tuple(row.data for row in rows),
+            lines=tuple(
+                RecentLine(
+                    id=row.id,
+                    uid=row.uid,
+                    kind=row.kind,
+                    start_at=row.start_at,
+                    data=row.data,
+                    version=row.version,
+                    entered_by=names.get(row.entered_by, "?"),
+                    entered_at=row.entered_at,
+                    updated_by=names.get(row.updated_by, "?"),
+                    updated_at=row.updated_at,
+                )
+                for row in rows
+            ),
             open_bags=tuple(bags),
         )
 
