@@ -13,6 +13,7 @@ from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from letdown import cli
+from letdown.cli import _common
 from letdown.journal import (
     Book,
     ChildInfo,
@@ -58,9 +59,9 @@ class Household:
 
 @pytest.fixture(autouse=True)
 def _fixed_world(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_now", lambda: NOW)
-    monkeypatch.setattr(cli, "console", Console(width=200))
-    monkeypatch.setattr(cli, "err", Console(width=200, stderr=True))
+    monkeypatch.setattr(_common, "_now", lambda: NOW)
+    monkeypatch.setattr(_common, "console", Console(width=200))
+    monkeypatch.setattr(_common, "err", Console(width=200, stderr=True))
     monkeypatch.setenv("TZ", "Europe/Paris")
     monkeypatch.delenv("LETDOWN_DB", raising=False)
 
@@ -437,7 +438,7 @@ def test_stash_list_colours_the_use_by(home: Household, monkeypatch: pytest.Monk
     today = add_bag(home, "60ml", "--expressed", "-2h", "--where", "room")
     later = add_bag(home, "70ml", "--expressed", "-1h", "--where", "freezer")
     terminal = Console(width=200, force_terminal=True, color_system="standard")
-    monkeypatch.setattr(cli, "console", terminal)
+    monkeypatch.setattr(_common, "console", terminal)
     lines = home.ok("stash", "list").stdout.splitlines()
     for code, colour in ((expired, "31"), (today, "33"), (later, "32")):
         (row,) = [line for line in lines if f" {code} " in line and "warning" not in line]

@@ -17,8 +17,7 @@ import pytest
 from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
-from letdown import cli
-from letdown.cli import app
+from letdown.cli import app, serve
 from letdown.journal import Journal, accounts
 
 runner = CliRunner()
@@ -47,7 +46,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def run_app(settings: Any, journal: Journal, sock: socket.socket, **kwargs: Any) -> None:
         calls.append({"settings": settings, "households": journal.household_names(), **kwargs})
 
-    monkeypatch.setattr(cli, "_run_app", run_app)
+    monkeypatch.setattr(serve, "_run_app", run_app)
     return calls
 
 
@@ -85,7 +84,7 @@ def test_demo_sets_up_the_household_once_and_prints_the_logins(
     assert again.exit_code == 0, again.output
     assert "has a household already ('Demo home'): left as it is" in again.output
     assert "letdown-demo" in again.output
-    assert served[1]["settings"].sim_speed == cli.DEMO_SPEED
+    assert served[1]["settings"].sim_speed == serve.DEMO_SPEED
     assert served[1]["open_browser"] is None
 
 

@@ -1,0 +1,246 @@
+"""``letdown bench``: speed, efficacy, faults, the journal and the app under load."""
+
+# Each command imports what it needs when it runs, so that `letdown --help` starts fast.
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from letdown.cli import _common
+from letdown.cli._common import _fail, _guard, _ProgressBar, _say, _write_json
+from letdown.errors import LetdownError
+
+app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+
+
+@app.command("speed")
+def bench_speed(
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the figures as JSON.")
+    ] = None,
+    minutes: Annotated[float, typer.Option("--minutes", min=0.1, max=120)] = 15.0,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, max=20)] = 3,
+) -> None:
+    """Real-time factor of the closed loop (twin + 100 Hz controller) on one core."""
+    from letdown.bench.speed import measure_speed
+
+    result = measure_speed(minutes=minutes, repeat=repeat)
+    _common.console.print(
+        f"{result.simulated_s / 60:g}-minute double-pump session in {result.wall_s:.3f} s:"
+        f" [bold]{result.realtime_factor:.0f}x[/] real time"
+        f" (tick p50 {result.tick_us_p50:.1f} us, p99 {result.tick_us_p99:.1f} us,"
+        f" {result.ticks} ticks; target >= 500x, goal 2000x)"
+    )
+    if json_out:
+        payload = asdict(result)
+        _write_json(
+            json_out,
+            {key: payload[key] for key in ("realtime_factor", "tick_us_p50", "tick_us_p99")},
+        )
+
+
+@app.command("efficacy")
+def bench_efficacy(
+    cohort_file: Annotated[Path, typer.Option("--cohort", help="Cohort file (twin.md §4).")],
+    controllers: Annotated[
+        str,
+        typer.Option("--controllers", help="Comma-separated: letdown,two-phase,constant,oracle."),
+    ] = "letdown,two-phase,constant,oracle",
+    minutes: Annotated[float, typer.Option("--minutes", min=0.5, max=120)] = 15.0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the figures as JSON.")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
+) -> None:
+    """Every controller on every parent of a cohort (figures in the twin)."""
+    from letdown.bench.efficacy import CONTROLLERS, run_efficacy, summarise
+    from letdown.twin.cohort import load_cohort
+
+    names = [name.strip() for name in controllers.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CONTROLLERS]
+    if not names or unknown:
+        raise _fail(
+            f"unknown controller {unknown[0]!r}" if unknown else "no controllers given"
+        ) from None
+    try:
+        cohort = load_cohort(cohort_file)
+    except LetdownError as exc:
+        raise _fail(str(exc)) from exc
+    if not cohort.name:
+        cohort = cohort.model_copy(update={"name": cohort_file.stem})
+    label = f"{len(names)} controllers x {len(cohort.parents)} parents"
+    with _ProgressBar(label) as step:
+        results = run_efficacy(cohort, names, minutes, jobs=jobs or None, progress=step)
+    summary = summarise(cohort, minutes, results)
+    table = Table(
+        title=f"efficacy on {cohort.name}"
+        f" ({len(cohort.parents)} parents, {minutes:g} min, in the twin)"
+    )
+    for column in (
+        "controller",
+        "yield %",
+        "t80 s (median)",
+        "reach two-phase s (median)",
+        "above ceiling s",
+        "too-much presses",
+        "length s",
+    ):
+        table.add_column(column, justify="right")
+    for name, row in summary["controllers"].items():
+        table.add_row(
+            name,
+            f"{row['yield_pct']:.1f}",
+            "-" if row["t80_s"] is None else f"{row['t80_s']:.0f}",
+            "-" if row["reach_baseline_s"] is None else f"{row['reach_baseline_s']:.0f}",
+            f"{row['above_ceiling_s']:.1f}",
+            f"{row['presses']:.2f}",
+            f"{row['length_s']:.0f}",
+        )
+    _common.console.print(table)
+    if json_out:
+        _write_json(json_out, summary)
+
+
+@app.command("faults")
+def bench_faults(
+    sessions: Annotated[int, typer.Option("--sessions", min=1, max=1_000_000)] = 2000,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 1,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the figures as JSON.")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
+) -> None:
+    """Random faults of every kind at random times; how the supervisor copes (in the twin)."""
+    from letdown.bench.faults import run_faults, summarise_faults
+
+    with _ProgressBar(f"{sessions} fault sessions") as step:
+        runs = run_faults(sessions, seed, jobs=jobs or None, progress=step)
+    summary = summarise_faults(runs)
+    table = Table(title=f"fault campaign: {sessions} sessions, seed {seed} (in the twin)")
+    for column in (
+        "fault",
+        "count",
+        "detected",
+        "max ms over 300 mmHg",
+        "max ms over ceiling+20",
+        "p99 ms fault to vents open",
+        "p99 ms detection to vents open",
+    ):
+        table.add_column(column, justify="right")
+    for kind, row in summary["kinds"].items():
+        table.add_row(
+            kind,
+            str(row["count"]),
+            str(row["detected"]),
+            f"{row['over_cap_ms_max']:.0f}",
+            f"{row['over_ceiling_ms_max']:.0f}",
+            "-" if row["vent_ms_p99"] is None else f"{row['vent_ms_p99']:.0f}",
+            "-"
+            if row["vent_after_detect_ms_p99"] is None
+            else f"{row['vent_after_detect_ms_p99']:.0f}",
+        )
+    _common.console.print(table)
+    if json_out:
+        _write_json(json_out, summary)
+
+
+@app.command("journal")
+def bench_journal(
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the figures as JSON.")
+    ] = None,
+    entries: Annotated[int, typer.Option("--entries", min=10, max=1_000_000)] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    db_url: Annotated[
+        str | None,
+        typer.Option("--db", help="An empty database to fill (default: a temporary SQLite file)."),
+    ] = None,
+) -> None:
+    """The journal two years in (about 20,000 entries): each figure <= 50 ms at p95."""
+    from letdown.bench.journal import run_journal_bench
+
+    try:
+        with _ProgressBar(f"journal bench: {entries} entries") as step:
+            result = run_journal_bench(db_url, entries=entries, seed=seed, progress=step)
+    except LetdownError as exc:
+        raise _fail(str(exc)) from exc
+    target_ms = result["target_p95_ms"]
+    table = Table(title=f"journal: {result['entries']} entries on {result['store']}")
+    for column in ("operation", "p95 ms", "target ms", ""):
+        table.add_column(column, justify="right")
+    for name, value in result["p95_ms"].items():
+        verdict = "[green]pass[/]" if value <= target_ms else "[red]miss[/]"
+        table.add_row(name, f"{value:.1f}", f"{target_ms:g}", verdict)
+    _common.console.print(table)
+    _common.console.print(f"{result['insert_per_s']:.0f} single inserts a second")
+    if json_out:
+        _write_json(json_out, result)
+
+
+@app.command("web")
+def bench_web(
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the figures as JSON.")
+    ] = None,
+    clients: Annotated[
+        int, typer.Option("--clients", min=1, max=1000, help="Phones asking at once.")
+    ] = 50,
+    seconds: Annotated[float, typer.Option("--seconds", min=0.5, max=3600)] = 20.0,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=730, help="History of the demo household.")
+    ] = 730,
+    think: Annotated[
+        float,
+        typer.Option(
+            "--think-seconds", min=0, max=60, help="Each client's pause between requests."
+        ),
+    ] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+) -> None:
+    """The app under load on loopback: dashboard and summaries <= 50 ms, live <= 200 ms at p95."""
+    try:
+        from letdown.bench.web import run_web_bench
+    except ModuleNotFoundError as exc:
+        raise _fail(f"letdown bench web needs {exc.name}: pip install -e '.[dev]'") from None
+    with _guard(), _common.err.status("starting") as status:
+        result = run_web_bench(
+            clients=clients,
+            seconds=seconds,
+            days=days,
+            think_s=think,
+            seed=seed,
+            on_stage=lambda text: status.update(f"{text}…"),
+        )
+    targets = result["target_p95_ms"]
+    _say(
+        f"web: {result['clients']} clients and {result['live_clients']} live for "
+        f"{result['seconds']:.1f} s, {result['entries']} entries over {result['days']} days"
+    )
+    table = Table()
+    for column in ("figure", "p50 ms", "p95 ms", "target ms", "count", ""):
+        table.add_column(column, justify="right")
+    counts = result["requests"]
+    for name, count in zip(targets, counts.values(), strict=True):
+        value = result["p95_ms"][name]
+        verdict = "[green]pass[/]" if value <= targets[name] else "[red]miss[/]"
+        table.add_row(
+            name,
+            f"{result['p50_ms'][name]:.1f}",
+            f"{value:.1f}",
+            f"{targets[name]:g}",
+            str(count),
+            verdict,
+        )
+    _common.console.print(table)
+    errors = result["errors"]
+    _common.console.print(
+        f"{result['requests_per_s']:.0f} requests a second; "
+        + ("no errors" if not errors else f"[red]{errors} errors[/]: {result['error_examples']}")
+    )
+    if json_out:
+        _write_json(json_out, result)

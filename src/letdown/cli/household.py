@@ -1,0 +1,232 @@
+"""``letdown household``: set up the household, its members, children and pregnancies."""
+
+# Each command imports what it needs when it runs, so that `letdown --help` starts fast.
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from letdown.cli._common import (
+    AUTO_HOUSEHOLD,
+    AUTO_MEMBER,
+    DbUrl,
+    HouseholdName,
+    MemberName,
+    Notes,
+    _choice,
+    _local_zone,
+    _open_desk,
+    _open_journal,
+    _opt,
+    _say,
+)
+
+if TYPE_CHECKING:
+    from letdown.journal.book import Book, Journal
+    from letdown.journal.records import HouseholdInfo, MemberInfo
+
+app = typer.Typer(
+    help="The household: members, children, time zone, units and words.", no_args_is_help=True
+)
+
+
+@app.command("init")
+def household_init(
+    name: Annotated[str, typer.Option("--name", help="The household's name.")],
+    member: Annotated[str, typer.Option("--member", help="Your name in the journal.")],
+    role: Annotated[
+        str, typer.Option("--role", help="nursing-parent, partner, caregiver or viewer.")
+    ] = "nursing-parent",
+    zone: Annotated[
+        str | None,
+        _opt("--zone", help="IANA time zone, e.g. Europe/Paris (default: this machine's)."),
+    ] = None,
+    units: Annotated[str, typer.Option("--units", help="ml or floz (US fluid ounces).")] = "ml",
+    word: Annotated[str, typer.Option("--word", help="breast or chest.")] = "breast",
+    db_url: DbUrl = None,
+) -> None:
+    """Set up a household and its first member.
+
+    Run after the journal made "Home" on first use, it renames that one and keeps its entries.
+    """
+    from letdown.journal.records import HouseholdInfo, MemberInfo, Role, Units, Word, validate
+
+    with _open_journal(db_url) as journal:
+        units_name = {"oz": "floz", "fl oz": "floz", "fl-oz": "floz", "ml": "ml"}.get(
+            units.strip().lower(), units
+        )
+        info = validate(
+            HouseholdInfo,
+            {
+                "name": name,
+                "time_zone": zone or _local_zone(),
+                "units": _choice(Units, units_name, "units"),
+                "word": _choice(Word, word, "word"),
+            },
+        )
+        first = validate(MemberInfo, {"name": member, "role": _choice(Role, role, "role")})
+        if _set_up_auto_household(journal, info, first):
+            _say(f"set up household {info.name} (made on first use; its entries are kept)")
+        else:
+            journal.create_household(info, first)
+            _say(f"created household {info.name}")
+        _say(
+            f"zone {info.time_zone}, units {info.units.value}, word {info.word.value}; "
+            f"member {first.name} ({first.role.value})"
+        )
+
+
+def _set_up_auto_household(journal: Journal, info: HouseholdInfo, first: MemberInfo) -> bool:
+    """Rename the household made on first use, if it is all there is and still untouched.
+
+    The book has no call to rename a household or a member, so this writes the two rows.
+    """
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from letdown.journal import schema
+    from letdown.journal.book import touch
+
+    if journal.household_names() != [AUTO_HOUSEHOLD]:
+        return False
+    with Session(journal.engine) as session, session.begin():
+        household = session.scalar(select(schema.Household).filter_by(name=AUTO_HOUSEHOLD))
+        assert household is not None
+        members = list(session.scalars(select(schema.Member).filter_by(household_id=household.id)))
+        if [m.name for m in members] != [AUTO_MEMBER]:
+            return False
+        touch(session, household.id)
+        household.name = info.name
+        household.time_zone = info.time_zone
+        household.units = info.units.value
+        household.word = info.word.value
+        members[0].name = first.name
+        members[0].role = first.role.value
+    return True
+
+
+@app.command("show")
+def household_show(
+    db_url: DbUrl = None, household: HouseholdName = None, as_member: MemberName = None
+) -> None:
+    """The household: zone, units, word, members, children and pregnancies."""
+    with _open_desk(db_url, household, as_member) as desk:
+        place = desk.book.household
+        _say(
+            f"[bold]{escape(place.name)}[/]: zone {place.time_zone}, units {place.units.value}, "
+            f"word {place.word.value}",
+            markup=True,
+        )
+        _say("members: " + ", ".join(f"{m.name} ({m.role.value})" for m in desk.book.members()))
+        children = desk.book.children()
+        _say(
+            "children: "
+            + (
+                ", ".join(
+                    c.name + (f" (born {c.birth_date.isoformat()})" if c.birth_date else "")
+                    for c in children
+                )
+                or "none yet"
+            )
+        )
+        pregnancies = desk.book.pregnancies()
+        if pregnancies:
+            _say(
+                "pregnancies: "
+                + ", ".join(
+                    f"due {p.due_date.isoformat()}" + (f" ({p.notes})" if p.notes else "")
+                    for p in pregnancies
+                )
+            )
+
+
+@app.command("member")
+def household_member(
+    name: Annotated[str, typer.Argument(help="The member's name.")],
+    role: Annotated[
+        str, typer.Option("--role", help="nursing-parent, partner, caregiver or viewer.")
+    ],
+    db_url: DbUrl = None,
+    household: HouseholdName = None,
+    as_member: MemberName = None,
+) -> None:
+    """Add a member, or give an existing one another role."""
+    from letdown.journal.records import MemberInfo, Role, validate
+
+    with _open_desk(db_url, household, as_member) as desk:
+        info = validate(MemberInfo, {"name": name, "role": _choice(Role, role, "role")})
+        if any(m.name == info.name for m in desk.book.members()):
+            _set_role(desk.book, info)
+            _say(f"{info.name} is now {info.role.value} in {desk.book.household.name}")
+        else:
+            desk.book.add_member(info)
+            _say(f"added {info.name} ({info.role.value}) to {desk.book.household.name}")
+
+
+def _set_role(book: Book, info: MemberInfo) -> None:
+    """The book can add members but not change a role, so this writes the member's row."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from letdown.journal import schema
+    from letdown.journal.book import NotAllowedError, touch
+    from letdown.journal.records import Role
+
+    if book.member.role is Role.VIEWER:
+        raise NotAllowedError(f"{book.member.name} is a viewer and cannot change the journal")
+    with Session(book.engine) as session, session.begin():
+        touch(session, book.household.id)
+        row = session.scalar(
+            select(schema.Member).filter_by(household_id=book.household.id, name=info.name)
+        )
+        assert row is not None
+        row.role = info.role.value
+
+
+def _date(text: str, what: str) -> date:
+    from letdown.errors import InvalidEntryError
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidEntryError(f"{what} {text!r}: give a date as 2026-09-01") from None
+
+
+@app.command("child")
+def household_child(
+    name: Annotated[str, typer.Argument(help="The child's name.")],
+    born: Annotated[str | None, _opt("--born", help="Birth date, e.g. 2026-09-01.")] = None,
+    db_url: DbUrl = None,
+    household: HouseholdName = None,
+    as_member: MemberName = None,
+) -> None:
+    """Add a child (feeds and bottles name one)."""
+    from letdown.journal.records import ChildInfo, validate
+
+    with _open_desk(db_url, household, as_member) as desk:
+        info = validate(
+            ChildInfo, {"name": name, "birth_date": None if born is None else _date(born, "born")}
+        )
+        desk.book.add_child(info)
+        _say(f"added child {info.name} to {desk.book.household.name}")
+
+
+@app.command("pregnancy")
+def household_pregnancy(
+    due: Annotated[str, typer.Option("--due", help="Due date, e.g. 2027-05-01.")],
+    notes: Notes = "",
+    db_url: DbUrl = None,
+    household: HouseholdName = None,
+    as_member: MemberName = None,
+) -> None:
+    """Note a pregnancy: nursing while pregnant often lowers supply."""
+    from letdown.journal.records import PregnancyInfo, validate
+
+    with _open_desk(db_url, household, as_member) as desk:
+        info = validate(PregnancyInfo, {"due_date": _date(due, "due"), "notes": notes})
+        desk.book.add_pregnancy(info)
+        _say(f"noted a pregnancy due {info.due_date.isoformat()}")
