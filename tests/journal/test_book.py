@@ -634,6 +634,19 @@ def test_members_children_and_pregnancies(book: Book, journal: Journal) -> None:
     assert counts(journal) == before
 
 
+def test_a_members_role_changes_and_then_decides_what_they_may_do(book: Book) -> None:
+    assert book.set_role("Sam", Role.VIEWER) == book.as_member("Sam").member
+    assert book.as_member("Sam").member.role is Role.VIEWER
+    with pytest.raises(NotAllowedError, match="Sam is a viewer"):
+        book.as_member("Sam").add(pumped())
+    with pytest.raises(NotAllowedError):
+        book.as_member("Sam").set_role("Sam", Role.PARTNER)
+    with pytest.raises(NotFoundError, match="no member named 'Pat' in Home"):
+        book.set_role("Pat", Role.PARTNER)
+    book.set_role("Sam", Role.PARTNER)
+    book.as_member("Sam").add(pumped())
+
+
 def test_a_journal_opens_the_book_of_a_named_household(book: Book, journal: Journal) -> None:
     assert journal.book().member.name == "Alex"
     assert journal.book("Home", "Sam").member.role is Role.PARTNER

@@ -10,8 +10,12 @@ answered from the journal.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -37,6 +41,7 @@ from letdown.journal import (
     SymptomSide,
     schema,
 )
+from letdown.journal.babybuddy import import_babybuddy
 from letdown.journal.book import RECENT_SPAN, RecentCache
 from letdown.journal.records import now_utc
 
@@ -133,6 +138,9 @@ def answers(book: Book) -> dict[str, object]:
         "histories": [book.history(since=NOW - span) for span in spans],
         "feeds": book.history(kinds=["nurse", "bottle"], limit=1),
         "last_three": book.history(limit=3),
+        "care_and_older": book.history(kinds=["care"], limit=40),
+        "a_long_list": book.history(limit=1000),
+        "older_than_a_day": book.history(until=NOW - DAY, limit=200),
         "everything": book.history(),
         "pumps_a_day": book.history(since=NOW - DAY, until=NOW - HOUR, kinds=["pump"]),
         "stash": book.stash(),
@@ -217,15 +225,78 @@ def test_a_book_keeps_to_the_journal_after_its_own_write(journal: Journal, book:
     assert len(request_book.history(since=NOW - DAY)) == 1
 
 
-def test_the_cache_keeps_one_copy_per_household_and_a_bounded_number(
+def test_the_copies_keep_to_a_number_of_lines_dropping_the_least_read(
     journal: Journal, book: Book
 ) -> None:
-    cache = RecentCache(households=1)
+    book.add(pumped(NOW - HOUR, 40, 40))
+    others = [
+        journal.create_household(
+            HouseholdInfo(name=name), MemberInfo(name="Kim", role=Role.NURSING_PARENT)
+        )
+        for name in ("Other", "Third")
+    ]
+    for other in others:
+        other.add(pumped(NOW - HOUR, 40, 40))
+    cache = RecentCache(max_lines=2)
+    home_book = cached(journal, book, cache)
+    home_book.stash()
+    cached(journal, others[0], cache).stash()
+    home_book.stash()  # read again: now the most recently read
+    cached(journal, others[1], cache).stash()
+    assert cache.get(book.household.id, revision(journal, book)) is not None
+    assert cache.get(others[0].household.id, revision(journal, others[0])) is None
+    assert cache.get(others[1].household.id, revision(journal, others[1])) is not None
+
+
+def test_a_journal_restored_from_a_backup_is_read_afresh(journal: Journal, book: Book) -> None:
+    """Its revisions start again from an older number: a copy of a later one is not it."""
+    cache = RecentCache()
+    book.add(pumped(NOW - HOUR, 40, 40))
+    book.add(pumped(NOW - 2 * HOUR, 40, 40))
     cached(journal, book, cache).stash()
-    assert cache.get(book.household.id, 0) is not None
-    other = journal.create_household(
-        HouseholdInfo(name="Other"), MemberInfo(name="Kim", role=Role.NURSING_PARENT)
+    with Session(journal.engine) as session, session.begin():
+        newest = session.scalar(select(schema.Entry).order_by(schema.Entry.id.desc()).limit(1))
+        assert newest is not None
+        newest.deleted_at = NOW
+        household = session.get(schema.Household, book.household.id)
+        assert household is not None
+        household.revision = 1
+    restored = cached(journal, book, cache)
+    assert restored.summary(NOW - DAY, NOW).pump_sessions == 1
+
+
+def test_many_requests_at_once_build_one_copy(
+    journal: Journal, book: Book, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book.add(pumped(NOW - HOUR, 40, 40))
+    cache = RecentCache()
+    builds = []
+    build = Book._build_recent
+
+    def counted(self: Book) -> object:
+        builds.append(1)
+        time.sleep(0.2)
+        return build(self)
+
+    monkeypatch.setattr(Book, "_build_recent", counted)
+    books = [cached(journal, book, cache) for _ in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        sessions = list(pool.map(lambda b: b.summary(NOW - DAY, NOW).pump_sessions, books))
+    assert sessions == [1] * 6
+    assert len(builds) == 1
+
+
+def test_an_import_through_a_book_with_the_copy_shows_in_that_book(
+    journal: Journal, book: Book, tmp_path: Path
+) -> None:
+    request_book = cached(journal, book, RecentCache())
+    assert request_book.summary(NOW - DAY, NOW + HOUR).bottles == 0
+    at = (NOW - HOUR).astimezone(ZoneInfo(book.household.time_zone)).strftime("%Y-%m-%d %H:%M:%S")
+    export = tmp_path / "feedings.csv"
+    export.write_text(
+        "id,child_id,child_first_name,child_last_name,start,end,type,method,amount,notes,tags\n"
+        f"1,1,Robin,Anchor,{at},{at},formula,bottle,90,,\n",
+        encoding="utf-8",
     )
-    cached(journal, other, cache).stash()
-    assert cache.get(book.household.id, 0) is None
-    assert cache.get(other.household.id, 0) is not None
+    assert import_babybuddy(request_book, export, child="Robin").added == {"bottle": 1}
+    assert request_book.summary(NOW - DAY, NOW + HOUR).bottles == 1

@@ -191,9 +191,13 @@ def test_a_cookie_change_without_the_csrf_token_is_403(app: FastAPI, client: Tes
     assert right.status_code == 201
 
 
+@pytest.mark.parametrize("reads_wait", [False, True], ids=["on the loop", "in a thread"])
 def test_an_api_token_needs_no_csrf_and_keeps_the_role(
-    app: FastAPI, client: TestClient, viewer_client: TestClient
+    app: FastAPI, client: TestClient, viewer_client: TestClient, reads_wait: bool
 ) -> None:
+    """Who is asking is looked up on the event loop (SQLite) or in a worker thread (a
+    database where a read may wait): the same answers either way."""
+    app.state.accounts.reads_wait = reads_wait
     created = client.post(f"{API}/tokens", json={"name": "spreadsheet"})
     assert created.status_code == 201, created.text
     script = TestClient(app, headers={"Authorization": f"Bearer {created.json()['token']}"})
@@ -207,3 +211,8 @@ def test_an_api_token_needs_no_csrf_and_keeps_the_role(
     tablet = TestClient(app, headers={"Authorization": f"Bearer {viewing.json()['token']}"})
     assert tablet.get(f"{API}/summary").status_code == 200
     assert tablet.post(f"{API}/entries", json=pump_record()).status_code == 403
+    assert client.get(f"{API}/me").json()["member"] == "Alex"
+    assert (
+        TestClient(app, headers={"Authorization": "Bearer ld_nope"}).get(f"{API}/me").status_code
+        == 401
+    )

@@ -26,7 +26,7 @@ from letdown.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from letdown.journal.book import Book, Journal
+    from letdown.journal.book import Journal
     from letdown.journal.records import HouseholdInfo, MemberInfo
 
 app = typer.Typer(
@@ -160,31 +160,11 @@ def household_member(
     with _open_desk(db_url, household, as_member) as desk:
         info = validate(MemberInfo, {"name": name, "role": _choice(Role, role, "role")})
         if any(m.name == info.name for m in desk.book.members()):
-            _set_role(desk.book, info)
+            desk.book.set_role(info.name, info.role)
             _say(f"{info.name} is now {info.role.value} in {desk.book.household.name}")
         else:
             desk.book.add_member(info)
             _say(f"added {info.name} ({info.role.value}) to {desk.book.household.name}")
-
-
-def _set_role(book: Book, info: MemberInfo) -> None:
-    """The book can add members but not change a role, so this writes the member's row."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from letdown.journal import schema
-    from letdown.journal.book import NotAllowedError, touch
-    from letdown.journal.records import Role
-
-    if book.member.role is Role.VIEWER:
-        raise NotAllowedError(f"{book.member.name} is a viewer and cannot change the journal")
-    with Session(book.engine) as session, session.begin():
-        touch(session, book.household.id)
-        row = session.scalar(
-            select(schema.Member).filter_by(household_id=book.household.id, name=info.name)
-        )
-        assert row is not None
-        row.role = info.role.value
 
 
 def _date(text: str, what: str) -> date:

@@ -112,6 +112,9 @@ class Accounts:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._reading = db.reading(engine)
+        self.reads_wait = engine.dialect.name != "sqlite"
+        """A read may wait here on others (PostgreSQL: locks, the network, a reconnect);
+        on SQLite in WAL mode a read never waits for a writer."""
 
     def any(self) -> bool:
         with Session(self.engine) as session:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -203,7 +204,8 @@ class Recent:
     """A household's entries of the last ``RECENT_SPAN`` and its open bags, at a revision.
 
     A record is parsed when a read first returns it, not when the copy is made: after a
-    write the next dashboard pays for one query, not for a month of records.
+    write the next dashboard pays for the copy's queries and their rows, not for parsing
+    a month of records.
     """
 
     revision: int
@@ -232,37 +234,53 @@ class Recent:
 
 
 class RecentCache:
-    """The newest ``Recent`` of each household, shared by the books of one process.
+    """The latest ``Recent`` of each household, shared by the books of one process.
 
     The dashboard and the summaries are asked for on every phone every few seconds; with
     this they cost one lookup of the household's revision (read with who is asking)
     instead of several queries. Any write raises the revision, so the next read builds
-    a new copy.
+    a new copy; one request builds it while the others asking for it wait. A copy
+    serves only the revision it was read at (a journal restored from a backup starts
+    its revisions afresh). The least recently read households leave first once the
+    copies hold more than ``max_lines`` entries in all.
     """
 
-    def __init__(self, households: int = 256) -> None:
-        self.households = households
+    def __init__(self, max_lines: int = 20_000) -> None:
+        self.max_lines = max_lines
         self._lock = threading.Lock()
-        self._copies: dict[int, Recent] = {}
+        self._copies: OrderedDict[int, Recent] = OrderedDict()
+        self._lines = 0
+        self._building: dict[int, threading.Lock] = {}
 
     def get(self, household_id: int, revision: int) -> Recent | None:
-        """The copy if it is at least as new as ``revision``."""
-        recent = self._copies.get(household_id)
-        return recent if recent is not None and recent.revision >= revision else None
+        """The copy read at ``revision``, or None."""
+        with self._lock:
+            recent = self._copies.get(household_id)
+            if recent is None or recent.revision != revision:
+                return None
+            self._copies.move_to_end(household_id)
+            return recent
 
     def put(self, household_id: int, recent: Recent) -> None:
         with self._lock:
-            kept = self._copies.get(household_id)
-            if kept is not None and kept.revision > recent.revision:
-                return
-            self._copies.pop(household_id, None)
+            kept = self._copies.pop(household_id, None)
+            if kept is not None:
+                self._lines -= len(kept.lines)
             self._copies[household_id] = recent
-            while len(self._copies) > self.households:
-                del self._copies[next(iter(self._copies))]
+            self._lines += len(recent.lines)
+            while self._lines > self.max_lines and len(self._copies) > 1:
+                _, dropped = self._copies.popitem(last=False)
+                self._lines -= len(dropped.lines)
+
+    def building(self, household_id: int) -> threading.Lock:
+        """The lock one builder of the household's copy holds while the others wait."""
+        with self._lock:
+            return self._building.setdefault(household_id, threading.Lock())
 
     def clear(self) -> None:
         with self._lock:
             self._copies.clear()
+            self._lines = 0
 
 
 _LINE_COLUMNS = (
@@ -422,7 +440,13 @@ class Book:
             return Book(self.engine, self.household, _member_view(row))
 
     @contextmanager
-    def _write(self) -> Iterator[Session]:
+    def writing(self) -> Iterator[Session]:
+        """One transaction that changes the household's journal, for this member.
+
+        A viewer is refused; the household's revision is raised (``touch``), and this
+        book reads the journal itself from now on, not the shared copy it was given.
+        The importers write through it too.
+        """
         if self.member.role is Role.VIEWER:
             raise NotAllowedError(f"{self.member.name} is a viewer and cannot change the journal")
         self._revision = None  # this book's own reads now need the journal itself
@@ -438,7 +462,7 @@ class Book:
     # --- people ----------------------------------------------------------------------
 
     def add_member(self, info: MemberInfo) -> MemberView:
-        with self._write() as session:
+        with self.writing() as session:
             row = schema.Member(
                 household_id=self.household.id,
                 name=info.name,
@@ -449,6 +473,17 @@ class Book:
             _flush_unique(session, f"a member named {info.name!r} exists already")
             return _member_view(row)
 
+    def set_role(self, name: str, role: Role) -> MemberView:
+        """Change what a member may do (a partner becomes a viewer, say)."""
+        with self.writing() as session:
+            row = session.scalar(
+                select(schema.Member).filter_by(household_id=self.household.id, name=name)
+            )
+            if row is None:
+                raise NotFoundError(f"no member named {name!r} in {self.household.name}")
+            row.role = role.value
+            return _member_view(row)
+
     def members(self) -> list[MemberView]:
         with self._read() as session:
             rows = session.scalars(
@@ -457,7 +492,7 @@ class Book:
             return [_member_view(row) for row in rows]
 
     def add_child(self, info: ChildInfo) -> ChildInfo:
-        with self._write() as session:
+        with self.writing() as session:
             session.add(
                 schema.Child(
                     household_id=self.household.id, name=info.name, birth_date=info.birth_date
@@ -474,7 +509,7 @@ class Book:
             return [ChildInfo(name=row.name, birth_date=row.birth_date) for row in rows]
 
     def add_pregnancy(self, info: PregnancyInfo) -> PregnancyInfo:
-        with self._write() as session:
+        with self.writing() as session:
             session.add(
                 schema.Pregnancy(
                     household_id=self.household.id,
@@ -506,7 +541,7 @@ class Book:
     ) -> StoredEntry:
         """Store a new record; a bottle's bags are drawn down in the same transaction."""
         now = _aware("entered_at", entered_at) if entered_at is not None else now_utc()
-        with self._write() as session:
+        with self.writing() as session:
             return self._add(session, record, uid, now)
 
     def _add(self, session: Session, record: Record, uid: str | None, now: datetime) -> StoredEntry:
@@ -540,7 +575,7 @@ class Book:
         if "kind" in changes:
             raise InvalidEntryError("kind: an entry cannot change kind; delete it and add anew")
         now = now_utc()
-        with self._write() as session:
+        with self.writing() as session:
             row = self._entry(session, ref, lock=True)
             record = parse_record({**row.data, **changes})
             # Only a change of bags or time redraws the stash: a bottle's notes stay
@@ -563,7 +598,7 @@ class Book:
     def delete(self, ref: int | str) -> None:
         """Remove an entry from the journal's views; it stays in the history."""
         now = now_utc()
-        with self._write() as session:
+        with self.writing() as session:
             row = self._entry(session, ref, lock=True)
             if row.kind == "bottle":
                 self._return_bags(session, row)
@@ -601,19 +636,27 @@ class Book:
         wanted = _kinds(kinds)
         if limit is not None and limit < 0:
             raise InvalidEntryError(f"limit: {limit} is negative")
-        recent = self._recent(since)
-        if recent is not None and (since is not None or limit is not None):
-            lines = [
-                line
-                for line in recent.lines
-                if (since is None or line.start_at >= since)
-                and (until is None or line.start_at < until)
-                and (wanted is None or line.kind in wanted)
-            ]
-            if since is not None or (limit is not None and len(lines) >= limit):
-                return [recent.entry(line) for line in lines[:limit]]
+        recent = self._recent(since) if since is not None or limit is not None else None
+        if recent is None:
+            with self._read() as session:
+                return self._history(session, since, until, wanted, limit)
+        lines = [
+            line
+            for line in recent.lines
+            if (since is None or line.start_at >= since)
+            and (until is None or line.start_at < until)
+            and (wanted is None or line.kind in wanted)
+        ]
+        found = [recent.entry(line) for line in lines[:limit]]
+        if since is not None or limit is None or len(found) >= limit:
+            return found
+        # Fewer than ``limit`` in the copy: the rest are older than it. (An entry moved
+        # across the copy's edge since it was read is shown once.)
+        older_than = recent.since if until is None else min(until, recent.since)
         with self._read() as session:
-            return self._history(session, since, until, wanted, limit)
+            older = self._history(session, None, older_than, wanted, limit - len(found))
+        shown = {entry.id for entry in found}
+        return found + [entry for entry in older if entry.id not in shown]
 
     def _history(
         self,
@@ -683,14 +726,23 @@ class Book:
         and only until it writes; a read reaching further back than the copy goes to
         the journal.
         """
-        cache = self._recent_cache
-        if cache is None or self._revision is None:
+        cache, revision = self._recent_cache, self._revision
+        if cache is None or revision is None:
             return None
-        recent = cache.get(self.household.id, self._revision)
-        if recent is None or now_utc() - recent.built_at > RECENT_MAX_AGE:
-            recent = self._build_recent()
-            cache.put(self.household.id, recent)
+        recent = self._fresh(cache, revision)
+        if recent is None:
+            with cache.building(self.household.id):
+                recent = self._fresh(cache, revision)
+                if recent is None:
+                    recent = self._build_recent()
+                    cache.put(self.household.id, recent)
         if since is not None and since < recent.since:
+            return None
+        return recent
+
+    def _fresh(self, cache: RecentCache, revision: int) -> Recent | None:
+        recent = cache.get(self.household.id, revision)
+        if recent is None or now_utc() - recent.built_at > RECENT_MAX_AGE:
             return None
         return recent
 
@@ -763,7 +815,7 @@ class Book:
         stored_at = _aware("stored_at", stored_at) if stored_at is not None else expressed_at
         if stored_at < expressed_at:
             raise InvalidEntryError("stored_at: a bag cannot be stored before it was expressed")
-        with self._write() as session:
+        with self.writing() as session:
             code = (code or self._new_code(session)).strip().upper()
             if not code or len(code) > 20:
                 raise InvalidEntryError("code: 1 to 20 characters")
@@ -797,7 +849,7 @@ class Book:
     def stash_move(self, code: str, to: Location, at: datetime | None = None) -> BagView:
         """Move a bag; thawed milk is refused a freezer (CDC: never refreeze)."""
         at = _aware("at", at) if at is not None else now_utc()
-        with self._write() as session:
+        with self.writing() as session:
             bag = self._bag(session, code, open_only=True)
             if bag.location == to.value:
                 raise InvalidEntryError(f"bag {bag.code} is already in the {to.value}")
@@ -821,7 +873,7 @@ class Book:
         """
         now = now_utc()
         at = _aware("at", at) if at is not None else now
-        with self._write() as session:
+        with self.writing() as session:
             bag = self._bag(session, code, open_only=True)
             amount_ml = bag.remaining_ml if volume_ml is None else volume_ml
             bottle = validate(
@@ -841,7 +893,7 @@ class Book:
         if not reason.strip():
             raise InvalidEntryError("reason: say why the bag is discarded")
         at = _aware("at", at) if at is not None else now_utc()
-        with self._write() as session:
+        with self.writing() as session:
             bag = self._bag(session, code, open_only=True)
             bag.status = "discarded"
             bag.closed_at = at

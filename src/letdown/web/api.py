@@ -437,6 +437,7 @@ def _tenths(values: dict[str, float]) -> dict[str, float]:
 def get_summary(book: BookDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24) -> SummaryOut:
     until = datetime.now(UTC)
     totals = book.summary(until - timedelta(hours=hours), until)
+    pumped_ml = _tenths(totals.pumped_ml)
     return SummaryOut(
         since=totals.since,
         until=totals.until,
@@ -444,8 +445,8 @@ def get_summary(book: BookDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 
         household_word=book.household.word,
         units=book.household.units,
         pump_sessions=totals.pump_sessions,
-        pumped_ml=PerSide(**_tenths(totals.pumped_ml)),
-        pumped_total_ml=round(totals.pumped_total_ml, 1),
+        pumped_ml=PerSide(**pumped_ml),
+        pumped_total_ml=round(sum(pumped_ml.values()), 1),
         nurse_feeds=totals.nurse_feeds,
         nursed_min=PerSide(**_tenths({side: s / 60 for side, s in totals.nursed_s.items()})),
         bottles=totals.bottles,

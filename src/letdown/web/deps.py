@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 
 from letdown.journal import (
     Accounts,
@@ -54,14 +56,22 @@ AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 async def optional_identity(request: Request, accounts: AccountsDep) -> Identity | None:
     """The caller, from an API token or the session cookie; None if neither is valid.
 
-    It asks the journal on the event loop, not in a worker thread: one indexed lookup
-    costs less than the trip to a thread and back, and every request makes it.
+    On SQLite it asks the journal on the event loop: one indexed read that never waits
+    costs less than the trip to a worker thread and back, and every request makes it.
+    Where a read may wait (PostgreSQL), it goes to a worker thread, so that one slow
+    lookup never holds up the live pump's feed.
     """
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        return accounts.token_identity(header[7:].strip())
-    token = request.cookies.get(SESSION_COOKIE)
-    return None if not token else accounts.session_identity(token)
+        lookup = partial(accounts.token_identity, header[7:].strip())
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        lookup = partial(accounts.session_identity, token)
+    if accounts.reads_wait:
+        return await run_in_threadpool(lookup)
+    return lookup()
 
 
 async def identity(
