@@ -666,18 +666,6 @@ class Book:
         kinds: list[str] | None,
         limit: int | None,
     ) -> list[StoredEntry]:
-        rows = self._history_rows(session, since, until, kinds, limit)
-        names = self._member_names(session)
-        return [_entry_view(row, names) for row in rows]
-
-    def _history_rows(
-        self,
-        session: Session,
-        since: datetime | None,
-        until: datetime | None,
-        kinds: list[str] | None,
-        limit: int | None,
-    ) -> list[schema.Entry]:
         query = select(schema.Entry).filter(
             schema.Entry.household_id == self.household.id, schema.Entry.deleted_at.is_(None)
         )
@@ -690,7 +678,9 @@ class Book:
         query = query.order_by(schema.Entry.start_at.desc(), schema.Entry.id.desc())
         if limit is not None:
             query = query.limit(limit)
-        return list(session.scalars(query))
+        rows = list(session.scalars(query))
+        names = self._member_names(session)
+        return [_entry_view(row, names) for row in rows]
 
     def summary(self, since: datetime, until: datetime | None = None) -> Summary:
         """Totals per side and per kind over a span (the 24-hour and 7-day views)."""
