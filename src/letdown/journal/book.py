@@ -1046,12 +1046,7 @@ class Book:
         session.flush()
 
     def _stays(self, session: Session, bag: schema.Bag) -> list[Stay]:
-        rows = session.execute(
-            select(schema.BagEvent.location, schema.BagEvent.at)
-            .filter(schema.BagEvent.bag_id == bag.id, schema.BagEvent.location.is_not(None))
-            .order_by(schema.BagEvent.at, schema.BagEvent.id)
-        )
-        return [Stay(Location(location), at) for location, at in rows if location is not None]
+        return _stays_of(session, [bag.id])[bag.id]
 
     def _bag_view(self, session: Session, bag: schema.Bag) -> BagView:
         return self._bag_views(session, [bag])[0]
@@ -1059,17 +1054,9 @@ class Book:
     def _bag_views(self, session: Session, bags: Sequence[schema.Bag]) -> list[BagView]:
         """Views of many bags in two queries, not two a bag (the stash page lists them all)."""
         ids = [bag.id for bag in bags]
-        stays: dict[int, list[Stay]] = {bag_id: [] for bag_id in ids}
+        stays = _stays_of(session, ids)
         sources: dict[int, list[str]] = {bag_id: [] for bag_id in ids}
         if ids:
-            events = session.execute(
-                select(schema.BagEvent.bag_id, schema.BagEvent.location, schema.BagEvent.at)
-                .filter(schema.BagEvent.bag_id.in_(ids), schema.BagEvent.location.is_not(None))
-                .order_by(schema.BagEvent.at, schema.BagEvent.id)
-            )
-            for bag_id, location, at in events:
-                if location is not None:
-                    stays[bag_id].append(Stay(Location(location), at))
             linked = session.execute(
                 select(schema.BagSource.bag_id, schema.Entry.uid)
                 .join(schema.Entry, schema.BagSource.entry_id == schema.Entry.id)
@@ -1151,6 +1138,22 @@ def _locked(query: Select[_Row]) -> Select[_Row]:
     both write from it. ``populate_existing`` reloads a row already read unlocked.
     """
     return query.with_for_update().execution_options(populate_existing=True)
+
+
+def _stays_of(session: Session, bag_ids: Sequence[int]) -> dict[int, list[Stay]]:
+    """Where each bag has been, in order: one query for one bag or a whole stash."""
+    stays: dict[int, list[Stay]] = {bag_id: [] for bag_id in bag_ids}
+    if not stays:
+        return stays
+    events = session.execute(
+        select(schema.BagEvent.bag_id, schema.BagEvent.location, schema.BagEvent.at)
+        .filter(schema.BagEvent.bag_id.in_(bag_ids), schema.BagEvent.location.is_not(None))
+        .order_by(schema.BagEvent.at, schema.BagEvent.id)
+    )
+    for bag_id, location, at in events:
+        if location is not None:
+            stays[bag_id].append(Stay(Location(location), at))
+    return stays
 
 
 def _kinds(kinds: Iterable[str] | None) -> list[str] | None:
