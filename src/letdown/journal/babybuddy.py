@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 import uuid
@@ -51,7 +50,13 @@ from sqlalchemy.orm import Session
 from letdown.errors import InvalidEntryError, NotFoundError
 from letdown.journal import schema
 from letdown.journal.book import Book
-from letdown.journal.exchange import ImportReport, add_entry_row, existing_uids, read_utf8
+from letdown.journal.exchange import (
+    ImportReport,
+    add_entry_row,
+    existing_uids,
+    load_json,
+    read_utf8,
+)
 from letdown.journal.records import (
     BottleContent,
     BottleFeed,
@@ -126,13 +131,7 @@ def _read(text: str) -> _Export:
 
 
 def _read_json(text: str) -> _Export:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidEntryError(
-            f"not complete JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): "
-            "the file is damaged or cut short"
-        ) from None
+    document = load_json(text)
     notes: list[str] = []
     if isinstance(document, dict) and "results" in document:
         rows = document["results"]

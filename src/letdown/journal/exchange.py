@@ -610,6 +610,17 @@ def read_utf8(path: Path) -> str:
     return text
 
 
+def load_json(text: str) -> Any:
+    """A file's JSON, or where it breaks (what a cut-short download or a bad edit gives)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidEntryError(
+            f"not complete JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): "
+            "the file is damaged or cut short"
+        ) from None
+
+
 def _check_format(values: dict[str, Any], where: str) -> None:
     found = values.get("format")
     if found != FORMAT:
@@ -641,13 +652,7 @@ _BABYBUDDY_HINT = "it looks like a Baby Buddy export: import it with `letdown im
 def _read_json(text: str) -> list[_Raw]:
     if text.startswith("type,"):
         raise InvalidEntryError("this is a CSV export, not JSON: import it as csv")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidEntryError(
-            f"not complete JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): "
-            "the file is damaged or cut short"
-        ) from None
+    document = load_json(text)
     if not isinstance(document, dict):
         raise InvalidEntryError("not a letdown journal export: the JSON is not one object")
     if {"count", "results"} <= document.keys():
