@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -65,6 +65,22 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
     return app
 
 
+ERROR_STATUS: dict[type[Exception], int] = {
+    InvalidEntryError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    NotFoundError: status.HTTP_404_NOT_FOUND,
+    NotAllowedError: status.HTTP_403_FORBIDDEN,
+    LetdownError: status.HTTP_409_CONFLICT,
+}
+"""The journal's errors as HTTP answers (the closest class wins: a NotFoundError is a 404)."""
+
+
+def _says_what_is_wrong(status_code: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code)
+
+    return handler
+
+
 def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
         "accept", ""
@@ -75,21 +91,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     """Every error is JSON that says what is wrong; a browser that is not logged in goes to
     the login page."""
 
-    @app.exception_handler(InvalidEntryError)
-    async def invalid(request: Request, exc: InvalidEntryError) -> Response:
-        return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
-
-    @app.exception_handler(NotFoundError)
-    async def not_found(request: Request, exc: NotFoundError) -> Response:
-        return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
-
-    @app.exception_handler(NotAllowedError)
-    async def not_allowed(request: Request, exc: NotAllowedError) -> Response:
-        return JSONResponse({"detail": str(exc)}, status.HTTP_403_FORBIDDEN)
-
-    @app.exception_handler(LetdownError)
-    async def other(request: Request, exc: LetdownError) -> Response:
-        return JSONResponse({"detail": str(exc)}, status.HTTP_409_CONFLICT)
+    for error, status_code in ERROR_STATUS.items():
+        app.add_exception_handler(error, _says_what_is_wrong(status_code))
 
     @app.exception_handler(PydanticValidationError)
     async def invalid_model(request: Request, exc: PydanticValidationError) -> Response:
