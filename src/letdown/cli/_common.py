@@ -95,6 +95,7 @@ MemberName = Annotated[
 ]
 ChildName = Annotated[str | None, _opt("--child", help="Which child (default: the only one).")]
 Notes = Annotated[str, typer.Option("--notes", help="Anything else worth writing down.")]
+PrintJson = Annotated[bool, typer.Option("--json", help="Print JSON (volumes in mL, UTC times).")]
 TimeOption = Annotated[
     str | None, _opt("--at", help="When: now, -20m, 07:30 or ISO (default: now).")
 ]

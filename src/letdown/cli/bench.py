@@ -17,12 +17,12 @@ from letdown.errors import LetdownError
 
 app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 
+FiguresJson = Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON.")]
+
 
 @app.command("speed")
 def bench_speed(
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the figures as JSON.")
-    ] = None,
+    json_out: FiguresJson = None,
     minutes: Annotated[float, typer.Option("--minutes", min=0.1, max=120)] = 15.0,
     repeat: Annotated[int, typer.Option("--repeat", min=1, max=20)] = 3,
 ) -> None:
@@ -52,9 +52,7 @@ def bench_efficacy(
         typer.Option("--controllers", help="Comma-separated: letdown,two-phase,constant,oracle."),
     ] = "letdown,two-phase,constant,oracle",
     minutes: Annotated[float, typer.Option("--minutes", min=0.5, max=120)] = 15.0,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the figures as JSON.")
-    ] = None,
+    json_out: FiguresJson = None,
     jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
 ) -> None:
     """Every controller on every parent of a cohort (figures in the twin)."""
@@ -110,9 +108,7 @@ def bench_efficacy(
 def bench_faults(
     sessions: Annotated[int, typer.Option("--sessions", min=1, max=1_000_000)] = 2000,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 1,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the figures as JSON.")
-    ] = None,
+    json_out: FiguresJson = None,
     jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
 ) -> None:
     """Random faults of every kind at random times; how the supervisor copes (in the twin)."""
@@ -151,9 +147,7 @@ def bench_faults(
 
 @app.command("journal")
 def bench_journal(
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the figures as JSON.")
-    ] = None,
+    json_out: FiguresJson = None,
     entries: Annotated[int, typer.Option("--entries", min=10, max=1_000_000)] = 20_000,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
     db_url: Annotated[
@@ -184,9 +178,7 @@ def bench_journal(
 
 @app.command("web")
 def bench_web(
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the figures as JSON.")
-    ] = None,
+    json_out: FiguresJson = None,
     clients: Annotated[
         int, typer.Option("--clients", min=1, max=1000, help="Phones asking at once.")
     ] = 50,

@@ -17,6 +17,7 @@ from letdown.cli._common import (
     DbUrl,
     HouseholdName,
     MemberName,
+    PrintJson,
     _describe,
     _Desk,
     _open_desk,
@@ -45,9 +46,7 @@ def history(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many entries.")] = 100,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (volumes in mL, UTC times).")
-    ] = False,
+    as_json: PrintJson = False,
     db_url: DbUrl = None,
     household: HouseholdName = None,
     as_member: MemberName = None,

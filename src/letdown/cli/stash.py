@@ -20,6 +20,7 @@ from letdown.cli._common import (
     HouseholdName,
     MemberName,
     Notes,
+    PrintJson,
     TimeOption,
     _choice,
     _open_desk,
@@ -142,9 +143,7 @@ def stash_discard(
 @app.command("list")
 def stash_list(
     show_all: Annotated[bool, typer.Option("--all", help="Also bags used or discarded.")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (volumes in mL, UTC times).")
-    ] = False,
+    as_json: PrintJson = False,
     db_url: DbUrl = None,
     household: HouseholdName = None,
     as_member: MemberName = None,
