@@ -8,8 +8,6 @@ a browser send. Every route reaches the journal through the caller's own househo
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from functools import partial
 from typing import Annotated
 
@@ -26,6 +24,7 @@ from letdown.journal import (
     Units,
     Word,
 )
+from letdown.web.limiter import LoginLimiter
 from letdown.web.settings import Settings
 
 SESSION_COOKIE = "letdown_session"
@@ -133,40 +132,6 @@ async def get_writer_book(who: WriterDep, journal: JournalDep) -> Book:
 
 BookDep = Annotated[Book, Depends(get_book)]
 WriterBookDep = Annotated[Book, Depends(get_writer_book)]
-
-
-class LoginLimiter:
-    """At most ``attempts`` failed logins per ``window_s`` for one login or one address."""
-
-    def __init__(self, attempts: int, window_s: float) -> None:
-        self.attempts = attempts
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now_s: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= now_s - self.window_s:
-            failures.popleft()
-        return failures
-
-    def retry_after_s(self, *keys: str) -> float:
-        """Seconds to wait before another try (0: go ahead)."""
-        now_s = time.monotonic()
-        wait_s = 0.0
-        for key in keys:
-            failures = self._recent(key, now_s)
-            if len(failures) >= self.attempts:
-                wait_s = max(wait_s, failures[0] + self.window_s - now_s)
-        return wait_s
-
-    def failed(self, *keys: str) -> None:
-        now_s = time.monotonic()
-        for key in keys:
-            self._recent(key, now_s).append(now_s)
-
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
 
 
 async def get_limiter(request: Request) -> LoginLimiter:
