@@ -291,7 +291,9 @@ class Accounts:
             invite.used_at = now
             return self._identity(session, member.id)
 
-    def create_token(self, by: Identity, name: str, days: int = TOKEN_DAYS) -> tuple[str, TokenInfo]:
+    def create_token(
+        self, by: Identity, name: str, days: int = TOKEN_DAYS
+    ) -> tuple[str, TokenInfo]:
         """An API token for scripts, acting as ``by`` for ``days`` (the token, shown once)."""
         name = name.strip()
         if not 1 <= len(name) <= 100:
@@ -348,12 +350,15 @@ class Accounts:
             ).first()
         return None if found is None else _to_identity(*found)
 
+    def identity(self, member_id: int) -> Identity:
+        """Who a member is (for the CLI, which acts for them)."""
+        with Session(self.engine) as session:
+            return self._identity(session, member_id)
+
     def member_id(self, login: str) -> int:
         """The member who has this login."""
         with Session(self.engine) as session:
-            found = session.scalar(
-                select(Account.member_id).filter_by(login=login.strip().lower())
-            )
+            found = session.scalar(select(Account.member_id).filter_by(login=login.strip().lower()))
         if found is None:
             raise NotFoundError(f"no login {login!r}")
         return found

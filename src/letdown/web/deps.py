@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -26,6 +27,7 @@ from letdown.journal import (
 )
 from letdown.web.limiter import LoginLimiter
 from letdown.web.settings import Settings
+from letdown.web.sockets import Credential, SocketRegistry
 
 SESSION_COOKIE = "letdown_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -47,9 +49,50 @@ async def get_accounts(request: Request) -> Accounts:
     return accounts
 
 
+async def get_sockets(request: Request) -> SocketRegistry:
+    sockets: SocketRegistry = request.app.state.sockets
+    return sockets
+
+
+def from_this_site(request: Request) -> bool:
+    """Whether a browser sent this from one of this site's own pages.
+
+    ``Sec-Fetch-Site`` says so in every current browser ("none": typed or bookmarked);
+    an older one says where it came from in ``Origin``. A request with neither is a
+    script's, not a browser's, and cannot carry another site's intent. "same-site" is
+    not enough: another service on the same home server is same-site.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin != "null" and urlsplit(origin).netloc == request.headers.get("host")
+
+
+async def same_origin(request: Request) -> None:
+    """403 for a form posted from another site (login CSRF: being logged in as someone else)."""
+    if not from_this_site(request):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this form works only from letdown's own pages"
+        )
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+SocketsDep = Annotated[SocketRegistry, Depends(get_sockets)]
+SameOrigin = Depends(same_origin)
 JournalDep = Annotated[Journal, Depends(get_journal)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+
+
+def request_credential(request: Request) -> Credential | None:
+    """What the request logs in with: an API token (Bearer) or the session cookie."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return Credential("token", header[7:].strip())
+    token = request.cookies.get(SESSION_COOKIE)
+    return Credential("session", token) if token else None
 
 
 async def optional_identity(request: Request, accounts: AccountsDep) -> Identity | None:

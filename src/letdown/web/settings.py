@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     )
     sim_seed: int = Field(default=0, ge=0)
     login_attempts: int = Field(
-        default=5, ge=1, description="failed logins in a row (per login and address) before each try waits"
+        default=5,
+        ge=1,
+        description="failed logins in a row (per login and address) before each try waits",
     )
     login_window_s: float = Field(
         default=900.0, gt=0, description="failures are forgotten this long after the last one"
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
     )
     proxy_headers: bool = Field(
         default=False,
-        description="trust X-Forwarded-For/-Proto from forwarded_allow_ips (behind a reverse proxy)",
+        description="trust X-Forwarded-For/-Proto from forwarded_allow_ips (behind a proxy)",
     )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
