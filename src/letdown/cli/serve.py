@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import socket
 
     import uvicorn
+    from starlette.types import ASGIApp
 
     from letdown.journal.book import Journal
     from letdown.web.settings import Settings
@@ -211,15 +212,7 @@ def _run_app(
 
     from letdown.web.app import create_app
 
-    config = uvicorn.Config(
-        create_app(settings, journal=journal),
-        log_level="warning",
-        access_log=False,
-        # The app reads a proxy's headers itself, only when told to (Settings.proxy_headers):
-        # Uvicorn's own default trusts them from 127.0.0.1, where any local program is.
-        proxy_headers=False,
-        ws_max_size=WS_MAX_BYTES,
-    )
+    config = uvicorn_config(create_app(settings, journal=journal))
     server = uvicorn.Server(config)
     if open_browser is not None and _has_browser():
         threading.Thread(
@@ -230,6 +223,22 @@ def _run_app(
     if not server.started:
         raise _fail("the app did not start (see the log above)")
     _say("letdown stopped")
+
+
+def uvicorn_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
+    """How letdown runs under Uvicorn (the tests' real servers run the same)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        # The app reads a proxy's headers itself, only when told to (Settings.proxy_headers):
+        # Uvicorn's own default trusts them from 127.0.0.1, where any local program is.
+        proxy_headers=False,
+        ws_max_size=WS_MAX_BYTES,
+        **options,
+    )
 
 
 def _has_browser() -> bool:
