@@ -174,8 +174,9 @@ def test_the_stream_takes_an_api_token(app: FastAPI, client: TestClient, hub: Li
     token = client.post("/api/v1/tokens", json={"name": "watch"}).json()["token"]
     script = TestClient(app)
     # A token in the address would land in access logs: it is refused there...
-    with pytest.raises(WebSocketDisconnect) as refused, script.websocket_connect(
-        f"{LIVE}?token={token}"
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        script.websocket_connect(f"{LIVE}?token={token}"),
     ):
         pass
     assert refused.value.code == 1008
@@ -186,8 +187,9 @@ def test_the_stream_takes_an_api_token(app: FastAPI, client: TestClient, hub: Li
     assert token not in ticket.text
     with script.websocket_connect(f"{LIVE}?ticket={ticket.json()['ticket']}") as ws:
         assert ws.receive_json()["state"] == "idle"
-    with pytest.raises(WebSocketDisconnect) as spent, script.websocket_connect(
-        f"{LIVE}?ticket={ticket.json()['ticket']}"
+    with (
+        pytest.raises(WebSocketDisconnect) as spent,
+        script.websocket_connect(f"{LIVE}?ticket={ticket.json()['ticket']}"),
     ):
         pass
     assert spent.value.code == 1008

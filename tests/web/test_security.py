@@ -23,13 +23,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 from starlette.websockets import WebSocketDisconnect
+from tests.web.conftest import PASSWORD, logged_in
 
 from letdown.journal import Accounts, Role
 from letdown.journal.accounts import ApiToken
 from letdown.web import Settings, create_app
 from letdown.web.deps import CSRF_HEADER
 from letdown.web.limiter import LoginLimiter
-from tests.web.conftest import PASSWORD, logged_in
 
 API = "/api/v1"
 LIVE = f"{API}/pump/live"
@@ -152,6 +152,7 @@ def test_twenty_oversized_uploads_at_once_keep_the_server_small(
         running.clear()
         watcher.join()
     grown_mb = (peak[0] - before) / 2**20
+    print(f"20 oversized uploads: the server grew by {grown_mb:.1f} MB")
     assert grown_mb < 48, f"the server grew by {grown_mb:.0f} MB"
     assert sum("413" in answer for answer in answers) >= 15, answers
 
@@ -232,7 +233,8 @@ def test_a_strangers_guesses_do_not_lock_the_member_out_from_home(
     assert blocked.status_code == 429
     assert int(blocked.headers["Retry-After"]) >= 1
     phone = TestClient(app, client=("10.0.0.20", 40000))
-    assert phone.post(f"{API}/login", json={"login": "gran", "password": PASSWORD}).status_code == 200
+    answer = phone.post(f"{API}/login", json={"login": "gran", "password": PASSWORD})
+    assert answer.status_code == 200
 
 
 def test_parallel_guesses_get_no_more_than_the_budget(
@@ -250,9 +252,11 @@ def test_parallel_guesses_get_no_more_than_the_budget(
     monkeypatch.setattr(accounts, "authenticate", slow_check)
 
     def guess(n: int) -> int:
-        return TestClient(app).post(
-            f"{API}/login", json={"login": "alex", "password": f"guess {n}"}
-        ).status_code
+        return (
+            TestClient(app)
+            .post(f"{API}/login", json={"login": "alex", "password": f"guess {n}"})
+            .status_code
+        )
 
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(guess, range(12)))
@@ -384,9 +388,7 @@ def test_a_live_socket_closes_when_its_session_logs_out(app: FastAPI, client: Te
         assert _receive_until_closed(ws, 3.0) == 1008
 
 
-def test_a_live_socket_closes_when_the_password_changes(
-    app: FastAPI, client: TestClient
-) -> None:
+def test_a_live_socket_closes_when_the_password_changes(app: FastAPI, client: TestClient) -> None:
     phone = logged_in(app, "alex")
     with phone.websocket_connect(LIVE) as ws:
         ws.receive_json()
@@ -413,7 +415,7 @@ def test_a_live_socket_rechecks_its_login_every_little_while(tmp_path: Path) -> 
 
 
 def test_api_tokens_are_named_listed_expiring_and_revocable(
-    app: FastAPI, client: TestClient
+    app: FastAPI, client: TestClient, partner_client: TestClient
 ) -> None:
     made = client.post(f"{API}/tokens", json={"name": "Home Assistant", "days": 30})
     assert made.status_code == 201, made.text
@@ -425,6 +427,9 @@ def test_api_tokens_are_named_listed_expiring_and_revocable(
     assert token not in client.get(f"{API}/tokens").text
     script = TestClient(app, headers={"Authorization": f"Bearer {token}"})
     assert script.get(f"{API}/me").status_code == 200
+    # Another member sees only their own tokens, and cannot end someone else's.
+    assert partner_client.get(f"{API}/tokens").json() == []
+    assert partner_client.delete(f"{API}/tokens/{token_id}").status_code == 404
     with script.websocket_connect(LIVE) as ws:
         ws.receive_json()
         assert client.delete(f"{API}/tokens/{token_id}").status_code == 204
@@ -446,7 +451,9 @@ def test_an_expired_token_opens_nothing(app: FastAPI, client: TestClient) -> Non
 
 def test_the_account_page_makes_lists_and_revokes_tokens(client: TestClient) -> None:
     csrf = client.headers[CSRF_HEADER]
-    made = client.post("/account/tokens", data={"name": "kitchen tablet", "days": "7", "csrf": csrf})
+    made = client.post(
+        "/account/tokens", data={"name": "kitchen tablet", "days": "7", "csrf": csrf}
+    )
     assert made.status_code == 200
     token = re.search(r"<code>(ld_[^<]+)</code>", made.text)
     assert token is not None
@@ -551,9 +558,7 @@ def test_an_entry_with_a_huge_list_is_refused_with_why(client: TestClient) -> No
     assert "1000" in str(many.json()["detail"])
     fine = client.post(f"{API}/entries", json=pump_entry(ejections_s=[60.0, 300.0]))
     assert fine.status_code == 201
-    edited = client.patch(
-        f"{API}/entries/{fine.json()['id']}", json={"ejections_s": [1.0] * 5_000}
-    )
+    edited = client.patch(f"{API}/entries/{fine.json()['id']}", json={"ejections_s": [1.0] * 5_000})
     assert edited.status_code == 422
     revisions = client.get(f"{API}/entries/{fine.json()['id']}/revisions")
     assert len(revisions.content) < 10_000
@@ -583,9 +588,7 @@ def test_a_bag_label_must_be_letters_digits_or_hyphens(client: TestClient, code:
     assert "letters, digits or hyphens" in answer.text
 
 
-def test_a_bag_label_is_encoded_wherever_a_link_holds_it(
-    app: FastAPI, client: TestClient
-) -> None:
+def test_a_bag_label_is_encoded_wherever_a_link_holds_it(app: FastAPI, client: TestClient) -> None:
     made = client.post(
         f"{API}/stash", json={"volume_ml": 60, "expressed_at": START.isoformat(), "code": "F-12"}
     )
