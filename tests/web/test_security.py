@@ -309,6 +309,13 @@ def test_every_answer_carries_the_protective_headers(client: TestClient) -> None
     assert "no-store" not in client.get("/static/app.css").headers.get("Cache-Control", "")
 
 
+def test_over_https_browsers_are_told_to_stay_on_https(tmp_path: Path) -> None:
+    settings = Settings(db=f"sqlite:///{tmp_path / 'j.sqlite'}", secure_cookies=True)
+    with TestClient(create_app(settings)) as browser:
+        answer = browser.get("/setup")
+    assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
 def test_no_page_runs_an_inline_script_so_the_policy_holds() -> None:
     for template in TEMPLATES.glob("*.html"):
         source = template.read_text()
@@ -462,6 +469,15 @@ def test_the_account_page_makes_lists_and_revokes_tokens(client: TestClient) -> 
     revoked = client.post(f"/account/tokens/{token_id}/revoke", data={"csrf": csrf})
     assert "revoked" in revoked.text
     assert client.get(f"{API}/tokens").json() == []
+
+
+def test_a_socket_ticket_lapses_unused() -> None:
+    from letdown.web.sockets import Credential, Tickets
+
+    tickets = Tickets(ttl_s=0.05)
+    ticket = tickets.issue(Credential("token", "ld_secret"))
+    time.sleep(0.1)
+    assert tickets.redeem(ticket) is None
 
 
 # --- 5. login CSRF -------------------------------------------------------------------------
