@@ -154,7 +154,9 @@ def test_twenty_oversized_uploads_at_once_keep_the_server_small(
     grown_mb = (peak[0] - before) / 2**20
     print(f"20 oversized uploads: the server grew by {grown_mb:.1f} MB")
     assert grown_mb < 48, f"the server grew by {grown_mb:.0f} MB"
-    assert sum("413" in answer for answer in answers) >= 15, answers
+    # Each upload is answered 413, or cut off (a reset may overtake the answer): never read.
+    assert all(" 413 " in a or a in ("", "(reset)") for a in answers), answers
+    assert any(" 413 " in a for a in answers), answers
 
 
 def test_forwarded_headers_count_only_from_a_configured_proxy(
