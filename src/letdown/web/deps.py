@@ -8,6 +8,7 @@ a browser send. Every route reaches the journal through the caller's own househo
 
 from __future__ import annotations
 
+import hmac
 from functools import partial
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -134,7 +135,7 @@ async def identity(
             form = await request.form()
             value = form.get("csrf")
             sent = value if isinstance(value, str) else None
-        if sent != found.csrf_token:
+        if sent is None or not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
     return found
 
