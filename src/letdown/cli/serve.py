@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import socket
 
     import uvicorn
+    from starlette.types import ASGIApp
 
     from letdown.journal.book import Journal
     from letdown.web.settings import Settings
@@ -30,6 +31,8 @@ DEMO_SPEED = 10.0
 """How fast the demo's simulated pump runs in the app (times real time)."""
 TERMINAL_SPEED = 20.0
 TERMINAL_ONLY = ("--profile", "--program", "--minutes")
+WS_MAX_BYTES = 64 * 1024
+"""A phone sends nothing on the live socket that needs more (Uvicorn's default: 16 MiB)."""
 
 Host = Annotated[
     str,
@@ -41,13 +44,43 @@ Port = Annotated[
 
 
 @app.command("serve")
-def serve(host: Host = "127.0.0.1", port: Port = 8000, db_url: DbUrl = None) -> None:
-    """Run the web app: the household's journal and the live pump, for every phone at home."""
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    db_url: DbUrl = None,
+    proxy_headers: Annotated[
+        bool | None,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="Behind a reverse proxy: take the caller's address and scheme from its "
+            "X-Forwarded-For/-Proto headers, from --forwarded-allow-ips only "
+            "(default: off, or LETDOWN_PROXY_HEADERS).",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        _opt(
+            "--forwarded-allow-ips",
+            help="Comma-separated addresses of the reverse proxy whose forwarded headers are "
+            "trusted (default 127.0.0.1, or LETDOWN_FORWARDED_ALLOW_IPS).",
+        ),
+    ] = None,
+) -> None:
+    """Run the web app: the household's journal and the live pump, for every phone at home.
+
+    Forwarded headers are ignored unless --proxy-headers is given: anyone could send one
+    to hide their address from the login limit. See docs/security.md.
+    """
     from letdown.journal import Accounts
     from letdown.web.settings import Settings
 
     with _listening(host, port) as (sock, url), _open_journal(db_url) as journal:
-        settings = Settings(db=db_url, host=host, port=sock.getsockname()[1])
+        chosen: dict[str, object] = {}
+        if proxy_headers is not None:
+            chosen["proxy_headers"] = proxy_headers
+        if forwarded_allow_ips is not None:
+            chosen["forwarded_allow_ips"] = forwarded_allow_ips
+        settings = Settings(db=db_url, host=host, port=sock.getsockname()[1], **chosen)  # type: ignore[arg-type]
         _say(f"letdown is at {url}  (journal: {_where(journal)})")
         if not Accounts(journal.engine).any():
             _say(f"first start: open {url}/setup to create your household")
@@ -179,9 +212,7 @@ def _run_app(
 
     from letdown.web.app import create_app
 
-    config = uvicorn.Config(
-        create_app(settings, journal=journal), log_level="warning", access_log=False
-    )
+    config = uvicorn_config(create_app(settings, journal=journal))
     server = uvicorn.Server(config)
     if open_browser is not None and _has_browser():
         threading.Thread(
@@ -192,6 +223,22 @@ def _run_app(
     if not server.started:
         raise _fail("the app did not start (see the log above)")
     _say("letdown stopped")
+
+
+def uvicorn_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
+    """How letdown runs under Uvicorn (the tests' real servers run the same)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        # The app reads a proxy's headers itself, only when told to (Settings.proxy_headers):
+        # Uvicorn's own default trusts them from 127.0.0.1, where any local program is.
+        proxy_headers=False,
+        ws_max_size=WS_MAX_BYTES,
+        **options,
+    )
 
 
 def _has_browser() -> bool:

@@ -56,7 +56,7 @@ from letdown.journal.records import (
     validate,
 )
 from letdown.web import charts
-from letdown.web.deps import BookDep, IdentityDep, SettingsDep, WriterBookDep
+from letdown.web.deps import BookDep, IdentityDep, SameOrigin, SettingsDep, WriterBookDep
 from letdown.web.settings import Settings
 from letdown.web.templating import render
 
@@ -556,7 +556,7 @@ def dashboard(request: Request, who: IdentityDep, book: BookDep) -> Response:
     )
 
 
-@router.post("/theme")
+@router.post("/theme", dependencies=[SameOrigin])
 def theme(
     settings: SettingsDep,
     choice: Annotated[str, Form(alias="theme", max_length=10)],
@@ -969,8 +969,11 @@ def history_page(
             end = datetime.fromisoformat(until)
             if end.tzinfo is None:
                 raise ValueError(until)
+            end = end.astimezone(UTC)
         except ValueError:
             errors["until"] = f"until {until!r}: not a time with its offset"
+        except OverflowError:
+            errors["until"] = f"until {until!r}: not a time letdown can hold"
     entries = []
     if not errors:
         entries = book.history(
