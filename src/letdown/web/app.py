@@ -20,6 +20,7 @@ from letdown.journal.records import describe_error
 from letdown.web import account_pages, api, auth, pages, pump
 from letdown.web.deps import LoginLimiter
 from letdown.web.live import LiveHub
+from letdown.web.mqtt import MqttBridge
 from letdown.web.problems import errors
 from letdown.web.settings import Settings
 
@@ -36,9 +37,23 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         app.state.journal = opened
         app.state.accounts = Accounts(opened.engine)
         app.state.hub = LiveHub(opened, settings)
+        bridge = None
+        if settings.mqtt:
+            bridge = MqttBridge(
+                settings.mqtt,
+                app.state.hub,
+                opened,
+                member=settings.mqtt_member,
+                prefix=settings.mqtt_prefix,
+                configuration_url=settings.public_url,
+            )
+            bridge.start()
+        app.state.mqtt = bridge
         try:
             yield
         finally:
+            if bridge is not None:
+                bridge.close()
             app.state.hub.close()
             if journal is None:
                 opened.close()

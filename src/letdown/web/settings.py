@@ -28,3 +28,14 @@ class Settings(BaseSettings):
     sim_seed: int = Field(default=0, ge=0)
     login_attempts: int = Field(default=5, ge=1, description="failed logins allowed per window")
     login_window_s: float = Field(default=300.0, gt=0)
+    public_url: str | None = Field(
+        default=None, description="the address phones open (linked from Home Assistant)"
+    )
+    mqtt: str | None = Field(
+        default=None,
+        description="MQTT broker for Home Assistant, mqtt://user:pass@host:1883 (None: off)",
+    )
+    mqtt_member: str | None = Field(
+        default=None, description="the member Home Assistant's buttons act as (their role)"
+    )
+    mqtt_prefix: str = Field(default="homeassistant", description="Home Assistant's prefix")
