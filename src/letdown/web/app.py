@@ -17,7 +17,7 @@ from letdown import __version__
 from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
 from letdown.journal import Accounts, Journal, NotAllowedError
 from letdown.journal.records import describe_error
-from letdown.web import account_pages, api, auth, pages, pump
+from letdown.web import account_pages, api, auth, pages, pump, pwa
 from letdown.web.deps import LoginLimiter
 from letdown.web.live import LiveHub
 from letdown.web.mqtt import MqttBridge
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(pump.router, prefix="/api/v1")
     app.include_router(pump.pages_router)
+    app.include_router(pwa.router)
     app.include_router(account_pages.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
