@@ -87,12 +87,16 @@ def serve(
             port=sock.getsockname()[1],
             secure_cookies=tls is not None,
             public_url=url,
-            mqtt=mqtt,
-            mqtt_member=mqtt_member,
         )
+        # Given here, or else from LETDOWN_MQTT and LETDOWN_MQTT_MEMBER.
+        if mqtt is not None:
+            settings.mqtt = mqtt
+        if mqtt_member is not None:
+            settings.mqtt_member = mqtt_member
+        _check_mqtt(settings.mqtt)
         _say(f"letdown is at {url}  (journal: {_where(journal)})")
-        if mqtt:
-            _say(f"publishing to Home Assistant over MQTT ({_shown_broker(mqtt)})")
+        if settings.mqtt:
+            _say(f"publishing to Home Assistant over MQTT ({_shown_broker(settings.mqtt)})")
         if not Accounts(journal.engine).any():
             _say(f"first start: open {url}/setup to create your household")
         _run_app(settings, journal, sock, open_browser=None, tls=tls)
