@@ -52,9 +52,9 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         try:
             yield
         finally:
+            app.state.hub.close()  # the pump first: it never waits on the broker
             if bridge is not None:
                 bridge.close()
-            app.state.hub.close()
             if journal is None:
                 opened.close()
 
