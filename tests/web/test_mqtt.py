@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -409,6 +410,50 @@ def test_states_follow_a_session_that_the_buttons_run(
 
     refused = watcher.press(house, "explode")
     assert refused["ok"] is False and "unknown command" in refused["error"]
+
+
+def test_the_journal_sensors_follow_the_journal(
+    client: TestClient, hub: LiveHub, watcher: Watcher
+) -> None:
+    house = household_id(client)
+    journal = f"letdown/household_{house}/journal/state"
+    watcher.wait_json(journal, lambda s: s["last_feed_at"] is None)
+    now = datetime.now(UTC).replace(microsecond=0)
+    assert client.post("/api/v1/household/children", json={"name": "Robin"}).status_code == 201
+    fed_at = now - timedelta(minutes=20)
+    feed = {
+        "kind": "nurse",
+        "start_at": (fed_at - timedelta(minutes=18)).isoformat(),
+        "end_at": fed_at.isoformat(),
+        "child": "Robin",
+        "sides": {"left": {"duration_s": 600}, "right": {"duration_s": 480}},
+    }
+    pumped_at = now - timedelta(minutes=5)
+    pumped = {
+        "kind": "pump",
+        "start_at": (pumped_at - timedelta(minutes=10)).isoformat(),
+        "end_at": pumped_at.isoformat(),
+        "sides": {"left": {"volume_ml": 60}},
+        "device": "spectra",
+    }
+    for record in (feed, pumped):
+        assert client.post("/api/v1/entries", json=record).status_code == 201
+    bag = {"volume_ml": 120, "expressed_at": pumped_at.isoformat(), "code": "A1"}
+    assert client.post("/api/v1/stash", json=bag).status_code == 201
+
+    state = watcher.wait_json(journal, lambda s: s["next_bag"] == "A1")
+    assert datetime.fromisoformat(state["last_feed_at"]) == fed_at
+    # The left side was emptied last by the pump, the right by the feed.
+    assert datetime.fromisoformat(state["left_emptied_at"]) == pumped_at
+    assert datetime.fromisoformat(state["right_emptied_at"]) == fed_at
+    assert state["stash_ml"] == 120
+    assert datetime.fromisoformat(state["next_bag_use_by"]) > now
+    midnight = now.replace(hour=0, minute=0, second=0)  # "Home" keeps UTC
+    started_today = pumped_at - timedelta(minutes=10) >= midnight
+    assert state["left_pumped_today_ml"] == (60 if started_today else 0)
+    assert state["right_pumped_today_ml"] == 0
+    if fed_at - timedelta(minutes=18) >= midnight:
+        assert state["left_nursed_today_min"] == 10 and state["right_nursed_today_min"] == 8
 
 
 def test_a_viewer_named_for_home_assistant_cannot_run_the_pump(

@@ -6,9 +6,10 @@ The server and the logged-in phone-sized page come from ``test_browser``'s fixtu
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.web.test_browser import browser, page, server, shots
+from tests.web.test_browser import browser, page, server, shoot, shots
 
 __all__ = ["browser", "page", "server", "shots"]  # the fixtures this module uses
 
@@ -34,7 +35,7 @@ def care_entries(page: Any) -> list[dict[str, Any]]:
     return found
 
 
-def test_quick_logs_made_offline_land_once_when_back(page: Any) -> None:
+def test_quick_logs_made_offline_land_once_when_back(page: Any, shots: Path) -> None:
     page.goto("/journal")
     assert page.evaluate("navigator.serviceWorker.ready.then(r => Boolean(r.active))")
     page.reload()  # now under the service worker, which keeps this page
@@ -53,6 +54,7 @@ def test_quick_logs_made_offline_land_once_when_back(page: Any) -> None:
     page.wait_for_function("document.getElementById('outbox').dataset.waiting === '2'")
     add_care(page, "salve", "offline three")
     page.wait_for_function("document.getElementById('outbox').dataset.waiting === '3'")
+    shoot(page, shots, "offline-quick-log")
     # Nothing has reached the server yet (Playwright's own requests are not offline).
     assert not [entry for entry in care_entries(page) if entry["uid"] not in before]
 
@@ -79,3 +81,16 @@ def test_quick_logs_made_offline_land_once_when_back(page: Any) -> None:
     page.wait_for_function("document.getElementById('outbox').hidden")
     after = [entry for entry in care_entries(page) if entry["uid"] not in before]
     assert len(after) == 3 and len({entry["uid"] for entry in after}) == 3
+
+
+def test_the_live_page_says_plainly_when_the_connection_is_lost(page: Any) -> None:
+    page.goto("/live")
+    page.wait_for_function("document.getElementById('link').textContent === 'Live'")
+    assert page.is_hidden("#connection")
+    page.context.set_offline(True)
+    page.wait_for_selector("#connection", state="visible")
+    assert "Connection lost" in page.inner_text("#connection")
+    assert "not live" in page.inner_text("#connection")
+    page.context.set_offline(False)
+    page.wait_for_selector("#connection", state="hidden")
+    page.wait_for_function("document.getElementById('link').textContent === 'Live'")

@@ -197,6 +197,7 @@
     if (notice) notice.hidden = !lost;
   }
   window.addEventListener("offline", () => connectionLost(true));
+  window.addEventListener("online", () => reconnectNow());
   if (!navigator.onLine) connectionLost(true);
 
   function connect() {
