@@ -215,10 +215,18 @@ class Watcher:
         self.results: list[dict[str, Any]] = []
         self._changed = threading.Condition()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=uuid.uuid4().hex)
-        self.client.on_connect = lambda client, *_: client.subscribe("#", qos=1)
+        self.connected = threading.Event()
+        self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", broker.port)
+        # connect_async, then loop_start: paho's wake-up sockets are made once (a plain
+        # connect() first leaves a pair unclosed).
+        self.client.connect_async("127.0.0.1", broker.port)
         self.client.loop_start()
+        assert self.connected.wait(WAIT_S), "the watcher could not connect"
+
+    def _on_connect(self, client: paho.Client, *_: Any) -> None:
+        client.subscribe("#", qos=1)
+        self.connected.set()
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         text = message.payload.decode()
@@ -263,6 +271,7 @@ class Watcher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self.client.reinitialise()  # closes paho's wake-up sockets now, not at some gc
 
 
 @pytest.fixture
@@ -549,8 +558,8 @@ def test_demo_publishes_discovery(broker: Mosquitto, tmp_path: Path) -> None:
             json.loads(watcher.wait(f"homeassistant/device/letdown_household_1_{device}/config"))
             for device in ("pump", "journal")
         ]
-        demo.terminate()
-        # Stopping, letdown says so (and its last will would, had it died).
+        demo.kill()
+        # Killed outright, letdown cannot say goodbye: its last will says it for it.
         watcher.wait("letdown/status", lambda text: text == "offline")
     finally:
         demo.terminate()

@@ -179,6 +179,9 @@ class MqttBridge:
                 info.wait_for_publish(CLOSE_WAIT_S)
         self._client.disconnect()
         self._client.loop_stop()
+        # Closes paho's wake-up sockets now: left to the garbage collector, they may be
+        # finalized before the client that would close them (a ResourceWarning).
+        self._client.reinitialise()
 
     # --- paho's thread -----------------------------------------------------------------------
     def _make_client(self) -> paho.Client:
