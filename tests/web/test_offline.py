@@ -94,3 +94,22 @@ def test_the_live_page_says_plainly_when_the_connection_is_lost(page: Any) -> No
     page.context.set_offline(False)
     page.wait_for_selector("#connection", state="hidden")
     page.wait_for_function("document.getElementById('link').textContent === 'Live'")
+
+
+def test_a_quick_log_lost_on_the_way_waits_in_the_outbox(page: Any) -> None:
+    """The phone thinks it is online, but the server does not answer: the service worker
+    keeps the form, the log opens from the phone, and the form is sent later, once."""
+    page.goto("/journal")
+    assert page.evaluate("navigator.serviceWorker.ready.then(r => Boolean(r.active))")
+    page.reload()
+    assert page.evaluate("Boolean(navigator.serviceWorker.controller)")
+    before = {entry["uid"] for entry in care_entries(page)}
+    page.context.route("**/journal/care", lambda route: route.abort())
+    add_care(page, "salve", "lost on the way")
+    page.wait_for_url("**/journal?queued=1")
+    page.wait_for_function("document.getElementById('outbox').dataset.waiting === '1'")
+    page.context.unroute("**/journal/care")
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_function("document.getElementById('outbox').hidden")
+    landed = [entry for entry in care_entries(page) if entry["uid"] not in before]
+    assert [entry["record"]["notes"] for entry in landed] == ["lost on the way"]
