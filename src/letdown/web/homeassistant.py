@@ -36,7 +36,7 @@ UNAVAILABLE_INSIGHTS = (
     "red_flag",
 )
 """Entities that need the insights module, not written yet: shown as unavailable."""
-ORIGIN = {"name": "letdown", "sw": __version__, "url": "https://github.com/letdown"}
+ORIGIN = {"name": "letdown", "sw": __version__}
 
 
 @dataclass(frozen=True)
