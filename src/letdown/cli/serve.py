@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -42,6 +43,27 @@ Port = Annotated[
     int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
 ]
 
+Mqtt = Annotated[
+    str | None,
+    _opt(
+        "--mqtt",
+        help="Publish to Home Assistant over MQTT: the broker, mqtt://user:password@host:1883.",
+    ),
+]
+MqttMember = Annotated[
+    str | None,
+    _opt(
+        "--mqtt-member",
+        help="The member Home Assistant's buttons act as, with that member's role "
+        "(a viewer's are refused; without one, every button is refused).",
+    ),
+]
+TlsCert = Annotated[
+    Path | None,
+    _opt("--tls-cert", help="Serve HTTPS with this certificate (PEM; with --tls-key)."),
+]
+TlsKey = Annotated[Path | None, _opt("--tls-key", help="The certificate's private key (PEM).")]
+
 
 @app.command("serve")
 def serve(
@@ -65,6 +87,10 @@ def serve(
             "trusted (default 127.0.0.1, or LETDOWN_FORWARDED_ALLOW_IPS).",
         ),
     ] = None,
+    mqtt: Mqtt = None,
+    mqtt_member: MqttMember = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
 ) -> None:
     """Run the web app: the household's journal and the live pump, for every phone at home.
 
@@ -74,17 +100,74 @@ def serve(
     from letdown.journal import Accounts
     from letdown.web.settings import Settings
 
+    tls = _check_tls(tls_cert, tls_key)
+    _check_mqtt(mqtt)
     with _listening(host, port) as (sock, url), _open_journal(db_url) as journal:
         chosen: dict[str, object] = {}
         if proxy_headers is not None:
             chosen["proxy_headers"] = proxy_headers
         if forwarded_allow_ips is not None:
             chosen["forwarded_allow_ips"] = forwarded_allow_ips
-        settings = Settings(db=db_url, host=host, port=sock.getsockname()[1], **chosen)  # type: ignore[arg-type]
+        if tls is not None:
+            url = url.replace("http://", "https://", 1)
+        settings = Settings(
+            db=db_url,
+            host=host,
+            port=sock.getsockname()[1],
+            secure_cookies=tls is not None,
+            public_url=url,
+            **chosen,  # type: ignore[arg-type]
+        )
+        # Given here, or else from LETDOWN_MQTT and LETDOWN_MQTT_MEMBER.
+        if mqtt is not None:
+            settings.mqtt = mqtt
+        if mqtt_member is not None:
+            settings.mqtt_member = mqtt_member
+        _check_mqtt(settings.mqtt)
         _say(f"letdown is at {url}  (journal: {_where(journal)})")
+        if settings.mqtt:
+            _say(f"publishing to Home Assistant over MQTT ({_shown_broker(settings.mqtt)})")
         if not Accounts(journal.engine).any():
             _say(f"first start: open {url}/setup to create your household")
-        _run_app(settings, journal, sock, open_browser=None)
+        _run_app(settings, journal, sock, open_browser=None, tls=tls)
+
+
+def _check_tls(cert: Path | None, key: Path | None) -> tuple[str, str] | None:
+    """Both files, readable and matching, or a clear error before anything starts."""
+    import ssl
+
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise _fail("--tls-cert and --tls-key go together: give both (or neither)")
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not path.is_file():
+            raise _fail(f"{flag} {path}: no such file")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise _fail(
+            f"--tls-cert {cert} / --tls-key {key}: not a certificate and its key in PEM "
+            f"({exc.strerror or exc})"
+        ) from None
+    return str(cert), str(key)
+
+
+def _check_mqtt(url: str | None) -> None:
+    if url is None:
+        return
+    from letdown.web.mqtt import MqttUrlError, parse_broker
+
+    try:
+        parse_broker(url)
+    except MqttUrlError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _shown_broker(url: str) -> str:
+    from letdown.web.mqtt import parse_broker
+
+    return parse_broker(url).shown
 
 
 @app.command()
@@ -122,6 +205,8 @@ def demo(
         float | None,
         _opt("--minutes", min=0.1, max=60, help="With --terminal: stop after this long."),
     ] = None,
+    mqtt: Mqtt = None,
+    mqtt_member: MqttMember = None,
 ) -> None:
     """The app with a simulated pump and a demo household: log in and try everything.
 
@@ -151,9 +236,10 @@ def demo(
             "real time (--terminal --speed 0 runs a session as fast as possible)"
         )
     from letdown.journal import Role
-    from letdown.web.demo import ensure_demo_household
+    from letdown.web.demo import PARTNER, ensure_demo_household
     from letdown.web.settings import Settings
 
+    _check_mqtt(mqtt)
     with _listening(host, port) as (sock, url), _open_journal(db_url) as journal:
         settings = Settings(
             db=db_url,
@@ -162,6 +248,10 @@ def demo(
             device="sim",
             sim_speed=speed,
             sim_seed=seed,
+            public_url=url,
+            mqtt=mqtt,
+            # The demo's buttons act as Sam, the partner, unless told otherwise.
+            mqtt_member=mqtt_member or PARTNER.member,
         )
         with _common.err.status("setting up the demo household…"):
             made = ensure_demo_household(journal, seed=seed)
@@ -177,6 +267,11 @@ def demo(
             _common.console.print(table)
         else:
             _say("log in with your own login (the demo logins are not in this journal)")
+        if mqtt:
+            _say(
+                f"publishing to Home Assistant over MQTT ({_shown_broker(mqtt)}); its buttons "
+                f"act as {settings.mqtt_member}"
+            )
         _say(f"the simulated pump runs at {speed:g} times real time; Ctrl-C stops letdown")
         _run_app(settings, journal, sock, open_browser=None if no_browser else url)
 
@@ -203,16 +298,24 @@ def _listening(host: str, port: int) -> Iterator[tuple[socket.socket, str]]:
 
 
 def _run_app(
-    settings: Settings, journal: Journal, sock: socket.socket, *, open_browser: str | None
+    settings: Settings,
+    journal: Journal,
+    sock: socket.socket,
+    *,
+    open_browser: str | None,
+    tls: tuple[str, str] | None = None,
 ) -> None:
-    """Uvicorn, one worker, on the bound socket until Ctrl-C."""
+    """Uvicorn, one worker, on the bound socket until Ctrl-C (HTTPS with ``tls``)."""
     import threading
 
     import uvicorn
 
     from letdown.web.app import create_app
 
-    config = uvicorn_config(create_app(settings, journal=journal))
+    cert, key = tls if tls is not None else (None, None)
+    config = uvicorn_config(
+        create_app(settings, journal=journal), ssl_certfile=cert, ssl_keyfile=key
+    )
     server = uvicorn.Server(config)
     if open_browser is not None and _has_browser():
         threading.Thread(

@@ -18,9 +18,10 @@ from letdown import __version__
 from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
 from letdown.journal import Accounts, Journal, NotAllowedError
 from letdown.journal.records import describe_error
-from letdown.web import account_pages, api, api_docs, auth, pages, pump
+from letdown.web import account_pages, api, api_docs, auth, pages, pump, pwa
 from letdown.web.limiter import LoginLimiter
 from letdown.web.live import LiveHub
+from letdown.web.mqtt import MqttBridge
 from letdown.web.problems import errors
 from letdown.web.security import BodyLimit, SecurityHeaders
 from letdown.web.settings import Settings
@@ -39,10 +40,24 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         app.state.journal = opened
         app.state.accounts = Accounts(opened.engine)
         app.state.hub = LiveHub(opened, settings)
+        bridge = None
+        if settings.mqtt:
+            bridge = MqttBridge(
+                settings.mqtt,
+                app.state.hub,
+                opened,
+                member=settings.mqtt_member,
+                prefix=settings.mqtt_prefix,
+                configuration_url=settings.public_url,
+            )
+            bridge.start()
+        app.state.mqtt = bridge
         try:
             yield
         finally:
-            app.state.hub.close()
+            app.state.hub.close()  # the pump first: it never waits on the broker
+            if bridge is not None:
+                bridge.close()
             if journal is None:
                 opened.close()
 
@@ -69,6 +84,7 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(pump.router, prefix="/api/v1")
     app.include_router(pump.pages_router)
+    app.include_router(pwa.router)
     app.include_router(account_pages.router)
     app.include_router(api_docs.router)
     app.include_router(pages.router)

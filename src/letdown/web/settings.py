@@ -49,3 +49,14 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="live sockets check their login is still valid this often"
     )
     token_days: int = Field(default=90, ge=1, le=365, description="an API token's default life")
+    public_url: str | None = Field(
+        default=None, description="the address phones open (linked from Home Assistant)"
+    )
+    mqtt: str | None = Field(
+        default=None,
+        description="MQTT broker for Home Assistant, mqtt://user:pass@host:1883 (None: off)",
+    )
+    mqtt_member: str | None = Field(
+        default=None, description="the member Home Assistant's buttons act as (their role)"
+    )
+    mqtt_prefix: str = Field(default="homeassistant", description="Home Assistant's prefix")
