@@ -160,8 +160,11 @@ def test_a_repeated_command_id_acts_once_from_either_phone(
     # The partner's own tap acts, from their phone, at once.
     up = command(partner_client, "level_up", "right").json()
     assert up["state"]["right"]["level_mmhg"] == 160.0
-    # Never above the side's ceiling.
-    assert command(client, "level_up", "right").json()["state"]["right"]["level_mmhg"] == 160.0
+    # Past the side's ceiling, a level-up is the parent asking for more: the safety core
+    # raises the ceiling by one step at a time.
+    raised = command(client, "level_up", "right").json()["state"]["right"]
+    assert raised["level_mmhg"] == 160.0 + LEVEL_STEP_MMHG
+    assert raised["ceiling_mmhg"] == 160.0 + LEVEL_STEP_MMHG
 
 
 def test_pause_and_resume(app: FastAPI, client: TestClient, hub: LiveHub) -> None:
