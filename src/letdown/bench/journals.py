@@ -161,7 +161,7 @@ def make_journal(spec: JournalSpec, seed: int, end: datetime | None = None) -> d
     start = end - timedelta(days=spec.days)
     events = _schedule(spec, start, rng)
     levels = {side: 0.5 * spec.capacity_ml[i] for i, side in enumerate(SIDE_NAMES)}
-    day_factor = {side: 1.0 for side in SIDE_NAMES}
+    day_factor = dict.fromkeys(SIDE_NAMES, 1.0)
     last = start
     step = timedelta(minutes=10)
     current_day = -1
@@ -234,11 +234,17 @@ def _document(
     spec: JournalSpec, start: datetime, end: datetime, entries: list[dict[str, Any]]
 ) -> dict[str, Any]:
     created = start.isoformat()
+    born = (start - timedelta(days=90)).date()
     pregnancies = []
     if spec.pregnant:
         due = (end + timedelta(days=120)).date()
         pregnancies.append(
-            {"due_date": due.isoformat(), "notes": "", "entered_by": "Parent", "entered_at": created}
+            {
+                "due_date": due.isoformat(),
+                "notes": "",
+                "entered_by": "Parent",
+                "entered_at": created,
+            }
         )
     return {
         "format": "letdown-journal",
@@ -252,7 +258,7 @@ def _document(
             "created_at": created,
         },
         "members": [{"name": "Parent", "role": "nursing-parent", "created_at": created}],
-        "children": [{"name": "Kid", "birth_date": (start - timedelta(days=90)).date().isoformat()}],
+        "children": [{"name": "Kid", "birth_date": born.isoformat()}],
         "pregnancies": pregnancies,
         "entries": entries,
         "revisions": [

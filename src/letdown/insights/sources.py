@@ -19,7 +19,9 @@ DEWEY_1986 = (
 )
 KENT_2013 = "Kent et al. 2013, Breastfeed Med (106 → 126 mL a feed, 7.6 → 6.6 feeds a day)"
 MICHAELSEN_1994 = "Michaelsen et al. 1994, Am J Clin Nutr 59:600 (781-855 mL/24 h)"
-KENT_2006 = "Kent et al. 2006, Pediatrics 117:e387 (788 mL a day: ≈ 33 mL an hour; a feed takes 67 %)"
+KENT_2006 = (
+    "Kent et al. 2006, Pediatrics 117:e387 (788 mL a day: ≈ 33 mL an hour; a feed takes 67 %)"
+)
 ABM_4_2008 = "ABM Clinical Protocol #4, Mastitis (2008 revision): fever ≥ 38.5 °C"
 ABM_36_2022 = "ABM Clinical Protocol #36 (Mitchell et al. 2022, Breastfeed Med 17:360)"
 BUCK_2014 = "Buck et al. 2014, Breastfeed Med 9:56 (20 % still in pain at 8 weeks)"

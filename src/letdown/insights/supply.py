@@ -53,6 +53,8 @@ BURN_IN_H = 24.0
 """The first day of a fit only settles the stores and is not scored."""
 FLOOR_ML = 5.0
 """Errors are compared on log(volume + 5 mL) so that near-empty sessions do not dominate."""
+VARIANCE_FLOOR = 0.05**2
+"""Volumes are written to about 5 % (rounding to 5 mL): no fit is surer than that."""
 INTERVAL_P = (0.1, 0.9)
 """An 80 % interval."""
 INTERVAL_WIDEN = 1.3
@@ -213,7 +215,7 @@ def fit_side(side: Side, history: Sequence[Removal], until: datetime) -> SideFit
     residuals = np.log(predictions[index] + FLOOR_ML) - seen[:, None]
     weights = np.exp(-(until_h - times_h[index]) / (24.0 * RECENT_DAYS))
     n_eff = float(weights.sum())
-    variance = (weights[:, None] * residuals**2).sum(axis=0) / n_eff + 1e-4
+    variance = (weights[:, None] * residuals**2).sum(axis=0) / n_eff + VARIANCE_FLOOR
     log_post = -0.5 * n_eff * np.log(variance) + _log_prior(params)
     posterior = np.exp(log_post - log_post.max())
     posterior /= posterior.sum()
@@ -302,7 +304,12 @@ def forecast(fit: SideFit, future: Sequence[Removal]) -> list[Prediction]:
     )
     assimilate = [i < len(fit.history) for i in range(len(events))]
     predictions, _ = _run(
-        times_h, [r.pumped for r in events], [r.volume_ml for r in events], best, until_h, assimilate
+        times_h,
+        [r.pumped for r in events],
+        [r.volume_ml for r in events],
+        best,
+        until_h,
+        assimilate,
     )
     out = []
     for offset, removal in enumerate(future):
@@ -332,49 +339,60 @@ class Schedule:
     hours: tuple[tuple[float, bool], ...]
 
 
+def _day_totals(params: tuple[Floats, Floats, Floats], schedule: Schedule, days: int) -> Floats:
+    rate, capacity, share = params
+    ordered = sorted(schedule.hours)
+    available = capacity * 0.5
+    total = np.zeros_like(rate)
+    if not ordered:
+        return total
+    last_h = ordered[-1][0] - 24.0
+    for day in range(days):
+        for hour, pumped in ordered:
+            at_h = day * 24.0 + hour
+            available = capacity - (capacity - available) * np.exp(
+                -rate * (at_h - last_h) / capacity
+            )
+            last_h = at_h
+            taken = available * (share if pumped else NURSE_SHARE)
+            available = available - taken
+            if day == days - 1:
+                total = total + taken
+    return total
+
+
+def _sample_params(fit: SideFit) -> tuple[Floats, Floats, Floats]:
+    samples = np.array(fit.samples, dtype=np.float64)
+    return samples[:, 0], samples[:, 1], samples[:, 2]
+
+
+def _best_params(fit: SideFit) -> tuple[Floats, Floats, Floats]:
+    return (
+        np.array([fit.rate_ml_h.value]),
+        np.array([fit.capacity_ml.value]),
+        np.array([fit.pump_share]),
+    )
+
+
 def day_total_ml(fit: SideFit, schedule: Schedule, days: int = 6) -> Estimate:
     """Milk removed from the side in a day of this schedule, once the stores settle.
 
     Short-term only: the compartment's response. How production adapts over weeks to a
     new frequency has no published rate (supply.md §1): that part is an assumption.
     """
-    if not schedule.hours:
-        return Estimate(0.0, 0.0, 0.0)
-    ordered = sorted(schedule.hours)
-    times = np.array(
-        [day * 24.0 + hour for day in range(days) for hour, _ in ordered], dtype=np.float64
+    totals = _day_totals(_sample_params(fit), schedule, days)
+    best = float(_day_totals(_best_params(fit), schedule, days)[0])
+    return Estimate(best, float(np.quantile(totals, 0.1)), float(np.quantile(totals, 0.9)))
+
+
+def day_change_ml(fit: SideFit, before: Schedule, after: Schedule, days: int = 6) -> Estimate:
+    """How much more (or less) a day of ``after`` gives than a day of ``before``, with its
+    80 % range over the fit's uncertainty (the same draws for both days)."""
+    params = _sample_params(fit)
+    change = _day_totals(params, after, days) - _day_totals(params, before, days)
+    best = _day_totals(_best_params(fit), after, days) - _day_totals(
+        _best_params(fit), before, days
     )
-    kinds = [pumped for _ in range(days) for _, pumped in ordered]
-    samples = np.array(fit.samples, dtype=np.float64)
-    rate, capacity, share = samples[:, 0], samples[:, 1], samples[:, 2]
-    available = capacity * 0.5
-    last_h = times[0] - 3.0
-    total = np.zeros_like(rate)
-    for index, at_h in enumerate(times):
-        available = capacity - (capacity - available) * np.exp(-rate * (at_h - last_h) / capacity)
-        last_h = at_h
-        taken = available * (share if kinds[index] else NURSE_SHARE)
-        available = available - taken
-        if at_h >= (days - 1) * 24.0:
-            total += taken
-    best = _day_total_best(fit, ordered, days)
-    return Estimate(best, float(np.quantile(total, 0.1)), float(np.quantile(total, 0.9)))
-
-
-def _day_total_best(fit: SideFit, ordered: Sequence[tuple[float, bool]], days: int) -> float:
-    rate, capacity, share = fit.rate_ml_h.value, fit.capacity_ml.value, fit.pump_share
-    available = capacity * 0.5
-    last_h = ordered[0][0] - 3.0
-    total = 0.0
-    for day in range(days):
-        for hour, pumped in ordered:
-            at_h = day * 24.0 + hour
-            available = capacity - (capacity - available) * math.exp(
-                -rate * (at_h - last_h) / capacity
-            )
-            last_h = at_h
-            taken = available * (share if pumped else NURSE_SHARE)
-            available -= taken
-            if day == days - 1:
-                total += taken
-    return total
+    return Estimate(
+        float(best[0]), float(np.quantile(change, 0.1)), float(np.quantile(change, 0.9))
+    )

@@ -325,6 +325,7 @@ class SymptomSide(_Model):
     engorged: bool = False
     lump: bool = False
     redness: bool = False
+    blood_in_milk: bool = False
 
 
 class Symptom(_Timed):

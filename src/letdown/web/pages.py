@@ -75,7 +75,7 @@ HISTORY_PAGE = 50
 """Entries per history page: a bounded read, however long the journal."""
 
 DASHBOARD_SPAN = timedelta(hours=24)
-FLAGS = ("cracked", "bleeding", "engorged", "lump", "redness")
+FLAGS = ("cracked", "bleeding", "engorged", "lump", "redness", "blood_in_milk")
 KIND_NAMES = {
     "nurse": "Feed",
     "pump": "Pump session",
