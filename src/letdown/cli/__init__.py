@@ -7,7 +7,19 @@ from __future__ import annotations
 
 import typer
 
-from letdown.cli import bench, db, entries, exchange, household, log, pump, serve, stash, twin
+from letdown.cli import (
+    bench,
+    db,
+    entries,
+    exchange,
+    household,
+    insights,
+    log,
+    pump,
+    serve,
+    stash,
+    twin,
+)
 
 app = typer.Typer(
     help="letdown: an open smart breast-pump system (controller, twin, journal, app).",
@@ -15,7 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 # Added without a name, these modules' commands sit at the top: `letdown pump`, `letdown show`.
-for commands in (pump.app, entries.app, exchange.app, serve.app):
+for commands in (pump.app, entries.app, exchange.app, serve.app, insights.app):
     app.add_typer(commands)
 app.add_typer(twin.app, name="twin")
 app.add_typer(bench.app, name="bench")
