@@ -84,6 +84,12 @@ class Identity:
     word: str = "breast"
     revision: int | None = None
     """The household's revision when this was read (see ``book.RecentCache``)."""
+    chosen: bool = False
+    """Chosen by the nursing parent to see what is theirs (``MemberView.sees_private``)."""
+
+    @property
+    def sees_private(self) -> bool:
+        return self.role is Role.NURSING_PARENT or self.chosen
 
     @property
     def can_write(self) -> bool:
@@ -315,6 +321,7 @@ _IDENTITY = select(
     schema.Household.units,
     schema.Household.word,
     schema.Household.revision,
+    schema.Member.sees_private,
 ).join(schema.Household, schema.Household.id == schema.Member.household_id)
 """Who a member is, in plain columns: built once, so a request pays for no ORM objects."""
 
@@ -341,6 +348,7 @@ def _to_identity(
     units: str,
     word: str,
     revision: int,
+    chosen: bool,
     csrf_token: str | None = None,
 ) -> Identity:
     return Identity(
@@ -354,4 +362,5 @@ def _to_identity(
         units,
         word,
         revision,
+        bool(chosen),
     )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -64,6 +65,8 @@ class Household(Base):
     created_at: Mapped[datetime]
     revision: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     """Raised by every write to the household's journal (see ``book.touch``)."""
+    storage_rules: Mapped[str] = mapped_column(String(8), default="cdc", server_default="cdc")
+    """The milk-storage rule set the household chose (``stash.RULE_SETS``)."""
 
 
 class Member(Base):
@@ -74,6 +77,8 @@ class Member(Base):
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
+    sees_private: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Chosen by the nursing parent to see symptoms, pain, care, pregnancy and red flags."""
 
 
 class Child(Base):
@@ -117,6 +122,8 @@ class Entry(Base):
     updated_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
     updated_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+    shared: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """A private entry (symptom, care) the nursing parent chose to show every member."""
 
 
 class Revision(Base):

@@ -19,6 +19,7 @@ from letdown.journal import Accounts, Journal, NotAllowedError
 from letdown.journal.records import describe_error
 from letdown.web import account_pages, api, auth, pages, pump
 from letdown.web.deps import LoginLimiter
+from letdown.web.insights import InsightsCache
 from letdown.web.live import LiveHub
 from letdown.web.problems import errors
 from letdown.web.settings import Settings
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         app.state.journal = opened
         app.state.accounts = Accounts(opened.engine)
         app.state.hub = LiveHub(opened, settings)
+        app.state.insights = InsightsCache(opened)
         try:
             yield
         finally:

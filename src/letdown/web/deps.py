@@ -117,7 +117,7 @@ def book_for(who: Identity, journal: Journal) -> Book:
         HouseholdView(
             who.household_id, who.household, who.time_zone, Units(who.units), Word(who.word)
         ),
-        MemberView(who.member_id, who.member, who.role),
+        MemberView(who.member_id, who.member, who.role, who.chosen),
         recent=journal.recent,
         revision=who.revision,
     )

@@ -8,6 +8,7 @@ without its forms, and any post from a viewer is refused (403).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -553,7 +554,23 @@ def dashboard(request: Request, who: IdentityDep, book: BookDep) -> Response:
         expiring=[bag for bag in bags if fresh[bag.code] == "today"],
         leftovers=book.leftovers(shown.now),
         stashed_ml=sum(bag.remaining_ml for bag in usable),
+        insights=request.app.state.insights.get(who),
+        sees_private=who.sees_private,
+        hour_clock=_hour_clock,
+        cite=cite,
     )
+
+
+def cite(source: str) -> str:
+    """A source as the pages show it: without the journal's name where that name carries a
+    word the household may not have chosen ("Breastfeed Med"); the code keeps it whole."""
+    return re.sub(r",? Breastfeed (Med|Rev)[^;()]*", "", source)
+
+
+def _hour_clock(hour: float) -> str:
+    """A plan's local hour (7.5) as a clock time (07:30)."""
+    minutes = round(hour * 60)
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
 
 
 @router.post("/theme")
