@@ -529,10 +529,10 @@ class Book:
 
     def share(self, ref: int | str, shared: bool) -> StoredEntry:
         """The nursing parent shows one private entry (a symptom, care) to every member."""
-        if self.member.role is not Role.NURSING_PARENT:
-            raise NotAllowedError("only the nursing parent shares what is theirs")
         with self.writing() as session:
-            row = self._entry(session, ref, lock=True)
+            row = self._entry(session, ref, lock=True)  # 404 first: a hidden entry stays so
+            if self.member.role is not Role.NURSING_PARENT:
+                raise NotAllowedError("only the nursing parent shares what is theirs")
             row.shared = shared
             return self._view(session, row)
 

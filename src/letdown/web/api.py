@@ -14,10 +14,11 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Path, Query, status
+from fastapi import APIRouter, Body, Path, Query, Request, status
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from letdown.errors import InvalidEntryError, NotFoundError
+from letdown.insights.report import as_json
 from letdown.journal import (
     BagView,
     Book,
@@ -32,7 +33,7 @@ from letdown.journal import (
 )
 from letdown.journal.book import RevisionView
 from letdown.journal.records import MAX_VOLUME_ML, RecordKind
-from letdown.web.deps import BookDep, WriterBookDep
+from letdown.web.deps import BookDep, IdentityDep, WriterBookDep
 from letdown.web.problems import errors as _errors
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -209,6 +210,17 @@ def edit_entry(
 def delete_entry(book: WriterBookDep, ref: EntryRef) -> None:
     """Remove the entry (its bags get their milk back); its revisions stay."""
     book.delete(entry_ref(ref, book.household.name))
+
+
+class SharedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    shared: bool = Field(description="show this private entry (symptom, care) to every member")
+
+
+@entries.put("/{ref}/shared", responses=WRITE_ERRORS)
+def share_entry(book: WriterBookDep, ref: EntryRef, body: SharedIn) -> EntryOut:
+    """The nursing parent shows one of their own entries to every member, or stops."""
+    return entry_out(book.share(entry_ref(ref, book.household.name), body.shared))
 
 
 @entries.get("/{ref}/revisions", responses=READ_ERRORS)
@@ -464,6 +476,9 @@ def get_summary(book: BookDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 
 class MemberOut(BaseModel):
     name: str
     role: Role
+    sees_private: bool = Field(
+        default=False, description="sees symptoms, pain, care, pregnancy and red flags"
+    )
 
 
 class HouseholdOut(BaseModel):
@@ -486,10 +501,29 @@ def get_household(book: BookDep) -> HouseholdOut:
         time_zone=book.household.time_zone,
         units=book.household.units,
         word=book.household.word,
-        members=[MemberOut(name=m.name, role=m.role) for m in book.members()],
+        members=[
+            MemberOut(name=m.name, role=m.role, sees_private=m.sees_private) for m in book.members()
+        ],
         children=book.children(),
         pregnancies=book.pregnancies(),
     )
+
+
+class PrivateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sees_private: bool = Field(
+        description="let this member see symptoms, pain, care, pregnancy and red flags"
+    )
+
+
+MemberName = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+@household.put("/members/{name}/private", responses=WRITE_ERRORS)
+def choose_member(book: WriterBookDep, name: MemberName, body: PrivateIn) -> MemberOut:
+    """The nursing parent chooses who sees what is theirs (403 for anyone else)."""
+    member = book.choose(name, body.sees_private)
+    return MemberOut(name=member.name, role=member.role, sees_private=member.sees_private)
 
 
 @household.post("/children", status_code=status.HTTP_201_CREATED, responses=ADD_ERRORS)
@@ -503,6 +537,21 @@ def add_pregnancy(book: WriterBookDep, pregnancy: PregnancyInfo) -> PregnancyInf
     return book.add_pregnancy(pregnancy)
 
 
+insights = APIRouter(prefix="/insights", tags=["insights"])
+
+
+@insights.get("", responses=_errors(401))
+def get_insights(request: Request, who: IdentityDep) -> dict[str, Any]:
+    """Red flags and estimates, as ``letdown insights --json`` gives them; red flags only
+    for the nursing parent and the members they chose."""
+    found = as_json(request.app.state.insights.get(who))
+    if not who.sees_private:
+        found["flags"] = []
+        for side in found["supply"].values():
+            side["expected_drop"] = None
+    return found
+
+
 router = APIRouter()
-for _resource in (entries, stash, summary, household):
+for _resource in (entries, stash, summary, household, insights):
     router.include_router(_resource)
