@@ -86,6 +86,7 @@ class Identity:
     """The household's revision when this was read (see ``book.RecentCache``)."""
     chosen: bool = False
     """Chosen by the nursing parent to see what is theirs (``MemberView.sees_private``)."""
+    storage_rules: str = "cdc"
 
     @property
     def sees_private(self) -> bool:
@@ -322,6 +323,7 @@ _IDENTITY = select(
     schema.Household.word,
     schema.Household.revision,
     schema.Member.sees_private,
+    schema.Household.storage_rules,
 ).join(schema.Household, schema.Household.id == schema.Member.household_id)
 """Who a member is, in plain columns: built once, so a request pays for no ORM objects."""
 
@@ -349,6 +351,7 @@ def _to_identity(
     word: str,
     revision: int,
     chosen: bool,
+    storage_rules: str,
     csrf_token: str | None = None,
 ) -> Identity:
     return Identity(
@@ -363,4 +366,5 @@ def _to_identity(
         word,
         revision,
         bool(chosen),
+        storage_rules,
     )

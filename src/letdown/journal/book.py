@@ -51,10 +51,12 @@ from letdown.journal.records import (
 from letdown.journal.stash import (
     LEFTOVER_LIMIT,
     Expiry,
+    RuleSet,
     Stay,
     check_move,
     expiry,
     leftover_use_by,
+    rule_set,
 )
 
 VOLUME_SLACK_ML = LABEL_ROUNDING_ML
@@ -77,6 +79,8 @@ class HouseholdView:
     time_zone: str
     units: Units
     word: Word
+    storage_rules: str = "cdc"
+    """The milk-storage rule set every bag is judged by (``stash.RULE_SETS``)."""
 
 
 @dataclass(frozen=True)
@@ -420,6 +424,7 @@ def add_household(
         time_zone=info.time_zone,
         units=info.units.value,
         word=info.word.value,
+        storage_rules=info.storage_rules,
         created_at=now,
     )
     session.add(household)
@@ -433,7 +438,9 @@ def add_household(
 
 
 def _household_view(row: schema.Household) -> HouseholdView:
-    return HouseholdView(row.id, row.name, row.time_zone, Units(row.units), Word(row.word))
+    return HouseholdView(
+        row.id, row.name, row.time_zone, Units(row.units), Word(row.word), row.storage_rules
+    )
 
 
 def _member_view(row: schema.Member) -> MemberView:
@@ -513,6 +520,21 @@ class Book:
                 raise NotFoundError(f"no member named {name!r} in {self.household.name}")
             row.role = role.value
             return _member_view(row)
+
+    @property
+    def _rules(self) -> RuleSet:
+        return rule_set(self.household.storage_rules)
+
+    def set_storage_rules(self, key: str) -> HouseholdView:
+        """Follow another milk-storage rule set: every bag is judged by it from now on."""
+        rule_set(key)
+        with self.writing() as session:
+            row = session.get(schema.Household, self.household.id)
+            if row is None:
+                raise NotFoundError(f"no household named {self.household.name!r}")
+            row.storage_rules = key
+            self.household = _household_view(row)
+            return self.household
 
     def choose(self, name: str, sees_private: bool) -> MemberView:
         """The nursing parent lets a member see (or no longer see) what is theirs."""
@@ -1166,7 +1188,7 @@ class Book:
                 location=Location(bag.location),
                 status=bag.status,
                 stays=tuple(stays[bag.id]),
-                expiry=expiry(bag.expressed_at, stays[bag.id]),
+                expiry=expiry(bag.expressed_at, stays[bag.id], self._rules),
                 sources=tuple(sources[bag.id]),
                 closed_at=bag.closed_at,
                 reason=bag.reason,
@@ -1187,7 +1209,7 @@ class Book:
             stays = [stay for stay in self._stays(session, bag) if stay.since <= at]
             if not stays:
                 raise InvalidEntryError(f"bag {bag.code} was not stored yet at the bottle's time")
-            then = expiry(bag.expressed_at, stays)
+            then = expiry(bag.expressed_at, stays, self._rules)
             if at >= then.use_by:
                 raise StashRuleError(
                     f"bag {bag.code} expired at {then.use_by.isoformat()} ({then.rule}): discard it"

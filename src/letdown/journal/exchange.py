@@ -386,6 +386,7 @@ def _export_items(book: Book) -> list[_Item]:
                     time_zone=household.time_zone,
                     units=household.units,
                     word=household.word,
+                    storage_rules=household.storage_rules,
                     created_at=household.created_at,
                 ),
             )
@@ -1071,6 +1072,7 @@ class _Importer:
                 time_zone=info.time_zone,
                 units=info.units.value,
                 word=info.word.value,
+                storage_rules=info.storage_rules,
                 created_at=info.created_at,
             )
             self.session.add(row)
@@ -1078,7 +1080,7 @@ class _Importer:
             self.report.add("household")
             return row.id
         self.zone = ZoneInfo(row.time_zone)
-        for setting in ("time_zone", "units", "word"):
+        for setting in ("time_zone", "units", "word", "storage_rules"):
             kept, wanted = getattr(row, setting), str(getattr(info, setting))
             if kept != wanted:
                 self.report.skipped.append(

@@ -148,11 +148,16 @@ def check_zone(name: str) -> str:
     return name
 
 
+StorageRules = Literal["cdc", "abm8", "nhs"]
+"""The milk-storage rule set a household follows (``stash.RULE_SETS``): CDC by default."""
+
+
 class HouseholdInfo(_Model):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     time_zone: Annotated[str, AfterValidator(check_zone)] = "UTC"
     units: Units = Units.ML
     word: Word = Word.BREAST
+    storage_rules: StorageRules = "cdc"
 
 
 class MemberInfo(_Model):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Path, Query, Request, status
@@ -32,7 +32,7 @@ from letdown.journal import (
     Word,
 )
 from letdown.journal.book import RevisionView
-from letdown.journal.records import MAX_VOLUME_ML, RecordKind
+from letdown.journal.records import MAX_VOLUME_ML, RecordKind, StorageRules
 from letdown.web.deps import BookDep, IdentityDep, WriterBookDep
 from letdown.web.problems import errors as _errors
 
@@ -486,6 +486,7 @@ class HouseholdOut(BaseModel):
     time_zone: str
     units: Units
     word: Word
+    storage_rules: StorageRules = Field(description="the milk-storage rule set bags follow")
     members: list[MemberOut]
     children: list[ChildInfo]
     pregnancies: list[PregnancyInfo]
@@ -501,12 +502,25 @@ def get_household(book: BookDep) -> HouseholdOut:
         time_zone=book.household.time_zone,
         units=book.household.units,
         word=book.household.word,
+        storage_rules=cast(StorageRules, book.household.storage_rules),
         members=[
             MemberOut(name=m.name, role=m.role, sees_private=m.sees_private) for m in book.members()
         ],
         children=book.children(),
         pregnancies=book.pregnancies(),
     )
+
+
+class RulesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    storage_rules: StorageRules = Field(description="cdc (default), abm8 (ABM #8 2017) or nhs")
+
+
+@household.put("/storage-rules", responses=WRITE_ERRORS)
+def set_storage_rules(book: WriterBookDep, body: RulesIn) -> HouseholdOut:
+    """Follow another milk-storage rule set; every bag is judged by it from now on."""
+    book.set_storage_rules(body.storage_rules)
+    return get_household(book)
 
 
 class PrivateIn(BaseModel):

@@ -40,7 +40,12 @@ class InsightsCache:
 
     def _book(self, who: Identity) -> Book:
         household = HouseholdView(
-            who.household_id, who.household, who.time_zone, Units(who.units), Word(who.word)
+            who.household_id,
+            who.household,
+            who.time_zone,
+            Units(who.units),
+            Word(who.word),
+            who.storage_rules,
         )
         # Read as the nursing parent would: the page then shows each reader their share.
         reader = MemberView(who.member_id, who.member, Role.NURSING_PARENT)
