@@ -238,7 +238,7 @@ class StayOut(BaseModel):
 
 
 class BagOut(BaseModel):
-    """A bag now: what is left, where, and until when it keeps (CDC rules)."""
+    """A bag now: what is left, where, and until when it keeps (the household's rules)."""
 
     code: str = Field(description="the label written on the bag")
     uid: str

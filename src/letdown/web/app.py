@@ -18,6 +18,7 @@ from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
 from letdown.journal import Accounts, Journal, NotAllowedError
 from letdown.journal.records import describe_error
 from letdown.web import account_pages, api, auth, pages, pump
+from letdown.web.charts import ChartCache
 from letdown.web.deps import LoginLimiter
 from letdown.web.insights import InsightsCache
 from letdown.web.live import LiveHub
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         app.state.accounts = Accounts(opened.engine)
         app.state.hub = LiveHub(opened, settings)
         app.state.insights = InsightsCache(opened)
+        app.state.charts = ChartCache()
         try:
             yield
         finally:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -218,3 +220,40 @@ def comfort_ceilings(sessions: Sequence[PumpSession], scale: Scale) -> str:
 
 
 __all__ = ["Scale", "comfort_ceilings", "daily_output", "session_volumes"]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """The charts page's pictures, as drawn for one revision of the journal."""
+
+    sessions: int
+    daily: str
+    volumes: str
+    comfort: str
+
+
+class ChartCache:
+    """Drawn charts by (household, journal revision, span, local day, settings).
+
+    Drawing takes tens of milliseconds; the same journal on the same day draws the same
+    pictures, so a household's phones share one drawing until the journal changes.
+    """
+
+    def __init__(self, max_items: int = 256) -> None:
+        self._max_items = max_items
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[object, ...], Drawn] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> Drawn | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], drawn: Drawn) -> None:
+        with self._lock:
+            self._items[key] = drawn
+            self._items.move_to_end(key)
+            while len(self._items) > self._max_items:
+                self._items.popitem(last=False)

@@ -1268,13 +1268,25 @@ def charts_page(request: Request, who: IdentityDep, book: BookDep, days: int = 1
     local_today = shown.now.astimezone(shown.zone).date()
     first_day = local_today - timedelta(days=days - 1)
     since = datetime.combine(first_day, datetime.min.time(), tzinfo=shown.zone).astimezone(UTC)
-    sessions = [
-        entry.record
-        for entry in book.history(since=since, until=shown.now, kinds=["pump"])
-        if isinstance(entry.record, PumpSession)
-    ]
-    sessions.reverse()
-    scale = charts.Scale(shown.zone, shown.units, shown.word)
+    key = (who.household_id, who.revision, days, local_today, who.units, who.word, who.time_zone)
+    cache: charts.ChartCache = request.app.state.charts
+    drawn = cache.get(key) if who.revision is not None else None
+    if drawn is None:
+        sessions = [
+            entry.record
+            for entry in book.history(since=since, until=shown.now, kinds=["pump"])
+            if isinstance(entry.record, PumpSession)
+        ]
+        sessions.reverse()
+        scale = charts.Scale(shown.zone, shown.units, shown.word)
+        drawn = charts.Drawn(
+            sessions=len(sessions),
+            daily=charts.daily_output(sessions, first_day, local_today, scale),
+            volumes=charts.session_volumes(sessions, scale),
+            comfort=charts.comfort_ceilings(sessions, scale),
+        )
+        if who.revision is not None:
+            cache.put(key, drawn)
     return page(
         request,
         "charts.html",
@@ -1283,10 +1295,10 @@ def charts_page(request: Request, who: IdentityDep, book: BookDep, days: int = 1
         shown,
         days=days,
         day_choices=CHART_DAYS,
-        sessions=len(sessions),
-        daily=charts.daily_output(sessions, first_day, local_today, scale),
-        volumes=charts.session_volumes(sessions, scale),
-        comfort=charts.comfort_ceilings(sessions, scale),
+        sessions=drawn.sessions,
+        daily=drawn.daily,
+        volumes=drawn.volumes,
+        comfort=drawn.comfort,
     )
 
 
