@@ -15,6 +15,7 @@ from letdown.cli import (
     household,
     insights,
     log,
+    notify,
     pump,
     serve,
     stash,
@@ -35,6 +36,7 @@ app.add_typer(household.app, name="household")
 app.add_typer(log.app, name="log")
 app.add_typer(stash.app, name="stash")
 app.add_typer(db.app, name="db")
+app.add_typer(notify.app, name="notify")
 
 
 def main() -> None:

@@ -476,6 +476,12 @@ class Book:
                 raise NotFoundError(f"no member named {name!r} in {self.household.name}")
             return Book(self.engine, self.household, _member_view(row))
 
+    def as_nursing_parent(self) -> Book:
+        """The same household read as its nursing parent sees it (for insights that are
+        then shown to each member as they may see them); it cannot write."""
+        reader = MemberView(self.member.id, self.member.name, Role.NURSING_PARENT)
+        return _ReadOnlyBook(self.engine, self.household, reader)
+
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """One transaction that changes the household's journal, for this member.
@@ -1378,3 +1384,12 @@ def _flush_unique(session: Session, message: str) -> None:
         session.flush()
     except IntegrityError as exc:
         raise InvalidEntryError(message) from exc
+
+
+class _ReadOnlyBook(Book):
+    """A book that reads as someone else would and refuses every write."""
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        raise NotAllowedError("this view of the journal only reads")
+        yield  # pragma: no cover
