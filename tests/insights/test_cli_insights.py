@@ -79,3 +79,15 @@ def test_insights_in_words_say_see_a_clinician_and_cite_sources(
     assert "See a clinician today" in result.output
     assert "ABM" in result.output and "Lai et al. 2020" in result.output
     assert "left breast: refills about" in result.output
+
+
+def test_what_if_one_more_session_says_more_milk_and_that_it_is_an_estimate(
+    journal_url: tuple[str, object],
+) -> None:
+    more = runner.invoke(cli.app, ["what-if", "--add", "15:00", "--db", journal_url[0]])
+    assert more.exit_code == 0, more.output
+    lines = [line for line in more.output.splitlines() if line.startswith("left breast")]
+    assert lines and lines[0].split(":")[1].strip().startswith("+")
+    assert "assumption" in more.output and "Dewey" in more.output
+    bad = runner.invoke(cli.app, ["what-if", "--add", "25:99", "--db", journal_url[0]])
+    assert bad.exit_code == 2 and "like 07:30" in bad.output

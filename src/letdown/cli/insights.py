@@ -5,12 +5,22 @@
 from __future__ import annotations
 
 import json
+from datetime import time, timedelta
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from letdown.cli import _common
-from letdown.cli._common import DbUrl, HouseholdName, MemberName, PrintJson, _open_desk, _say
+from letdown.cli._common import (
+    DbUrl,
+    HouseholdName,
+    MemberName,
+    PrintJson,
+    _open_desk,
+    _opt,
+    _say,
+)
 
 app = typer.Typer()
 
@@ -82,3 +92,60 @@ def insights(
 def _clock(hour: float) -> str:
     minutes = round(hour * 60)
     return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+
+
+@app.command("what-if")
+def what_if(
+    add: Annotated[list[str] | None, _opt("--add", help="A session added at HH:MM.")] = None,
+    drop: Annotated[list[str] | None, _opt("--drop", help="The session nearest HH:MM.")] = None,
+    move: Annotated[list[str] | None, _opt("--move", help="FROM=TO, e.g. 07:00=08:30.")] = None,
+    db_url: DbUrl = None,
+    household: HouseholdName = None,
+    as_member: MemberName = None,
+) -> None:
+    """What adding, moving or dropping sessions would change in a day's milk, per side."""
+    from letdown.errors import InvalidEntryError
+    from letdown.insights import plan as planning
+    from letdown.insights.supply import fit_side, removals
+
+    with _open_desk(db_url, household, as_member) as desk:
+        changes = [("add", text) for text in add or []] + [("drop", text) for text in drop or []]
+        changes += [("move", text) for text in move or []]
+        if not changes:
+            raise InvalidEntryError("give --add, --drop or --move")
+        records = [e.record for e in reversed(desk.book.history(since=desk.now - _WEEKS))]
+        by_side = removals(records)
+        usual = planning.usual_day(by_side, desk.zone, desk.now)
+        for side, schedule in usual.items():
+            fit = fit_side(side, by_side[side], desk.now)
+            if fit is None:
+                _say(f"{desk.side(side)}: too few pump sessions with volumes to estimate")
+                continue
+            after = schedule
+            for verb, text in changes:
+                if verb == "add":
+                    after = planning.add_session(after, _hour(text))
+                elif verb == "drop":
+                    after = planning.drop_session(after, _hour(text))
+                else:
+                    start, _, end = text.partition("=")
+                    after = planning.move_session(after, _hour(start), _hour(end))
+            found = planning.what_if(fit, schedule, after)
+            change = found.change_ml_day
+            _say(
+                f"{desk.side(side)}: {change.value:+.0f} mL a day "
+                f"({change.low:+.0f} to {change.high:+.0f}); {found.why} ({found.source})"
+            )
+
+
+_WEEKS = timedelta(days=42)
+
+
+def _hour(text: str) -> float:
+    from letdown.errors import InvalidEntryError
+
+    try:
+        clock = time.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidEntryError(f"{text!r}: give a time like 07:30") from None
+    return clock.hour + clock.minute / 60
