@@ -47,3 +47,6 @@ def test_the_dashboard_and_api_give_estimates_with_their_sources(client: TestCli
     assert insights["supply"]["left"]["rate_ml_h"]["value"] > 0
     page = client.get("/").text
     assert "Refills about" in page and "compartment model" in page and "Lai et al. 2020" in page
+    charts = client.get("/charts").text
+    model = charts[charts.index('id="model"') :]
+    assert "<svg" in model.split("</figure>")[0] and "model" in model

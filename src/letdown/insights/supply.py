@@ -396,3 +396,33 @@ def day_change_ml(fit: SideFit, before: Schedule, after: Schedule, days: int = 6
     return Estimate(
         float(best[0]), float(np.quantile(change, 0.1)), float(np.quantile(change, 0.9))
     )
+
+
+def fitted(fit: SideFit, since: datetime) -> list[tuple[datetime, float, float]]:
+    """(time, pumped, the model's prediction just before) for the side's pumpings since
+    ``since``: how well the model follows the journal."""
+    events = list(fit.history)
+    if not events:
+        return []
+    origin = events[0].at
+    times_h = _hours([r.at for r in events], origin)
+    until_h = (fit.until - origin).total_seconds() / 3600.0
+    best = (
+        np.array([fit.rate_ml_h.value]),
+        np.array([fit.capacity_ml.value]),
+        np.array([fit.pump_share]),
+        np.array([math.log1p(fit.trend_pct_per_week.value / 100.0) / 7.0]),
+    )
+    predictions, _ = _run(
+        times_h,
+        [r.pumped for r in events],
+        [r.volume_ml for r in events],
+        best,
+        until_h,
+        [True] * len(events),
+    )
+    return [
+        (r.at, r.volume_ml, float(predictions[i, 0]))
+        for i, r in enumerate(events)
+        if r.pumped and r.volume_ml is not None and r.at >= since
+    ]

@@ -11,7 +11,7 @@ import math
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -219,7 +219,22 @@ def comfort_ceilings(sessions: Sequence[PumpSession], scale: Scale) -> str:
     return _over_time("mmHg", series, _mmhg)
 
 
-__all__ = ["Scale", "comfort_ceilings", "daily_output", "session_volumes"]
+def model_fit(points: Mapping[str, Sequence[tuple[datetime, float, float]]], scale: Scale) -> str:
+    """Each side's pumped volumes beside what the supply model expected; "" with none."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for side, found in points.items():
+        series[f"{scale.side(side)}, journal"] = [
+            (scale.x(at), scale.figure(seen)) for at, seen, _ in found
+        ]
+        series[f"{scale.side(side)}, model"] = [
+            (scale.x(at), scale.figure(expected)) for at, _, expected in found
+        ]
+    if not any(series.values()):
+        return ""
+    return _over_time(scale.unit, series, scale.amount)
+
+
+__all__ = ["Scale", "comfort_ceilings", "daily_output", "model_fit", "session_volumes"]
 
 
 @dataclass(frozen=True)
@@ -230,6 +245,7 @@ class Drawn:
     daily: str
     volumes: str
     comfort: str
+    model: str = ""
 
 
 class ChartCache:

@@ -21,6 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from letdown.errors import InvalidEntryError, JournalError, NotFoundError
+from letdown.insights import supply
+from letdown.insights.report import Insights
 from letdown.journal import (
     BagView,
     Book,
@@ -1268,7 +1270,17 @@ def charts_page(request: Request, who: IdentityDep, book: BookDep, days: int = 1
     local_today = shown.now.astimezone(shown.zone).date()
     first_day = local_today - timedelta(days=days - 1)
     since = datetime.combine(first_day, datetime.min.time(), tzinfo=shown.zone).astimezone(UTC)
-    key = (who.household_id, who.revision, days, local_today, who.units, who.word, who.time_zone)
+    insights = request.app.state.insights.get(who)
+    key = (
+        who.household_id,
+        who.revision,
+        insights.at,
+        days,
+        local_today,
+        who.units,
+        who.word,
+        who.time_zone,
+    )
     cache: charts.ChartCache = request.app.state.charts
     drawn = cache.get(key) if who.revision is not None else None
     if drawn is None:
@@ -1284,6 +1296,7 @@ def charts_page(request: Request, who: IdentityDep, book: BookDep, days: int = 1
             daily=charts.daily_output(sessions, first_day, local_today, scale),
             volumes=charts.session_volumes(sessions, scale),
             comfort=charts.comfort_ceilings(sessions, scale),
+            model=charts.model_fit(_fit_points(insights, since), scale),
         )
         if who.revision is not None:
             cache.put(key, drawn)
@@ -1299,7 +1312,19 @@ def charts_page(request: Request, who: IdentityDep, book: BookDep, days: int = 1
         daily=drawn.daily,
         volumes=drawn.volumes,
         comfort=drawn.comfort,
+        model=drawn.model,
     )
+
+
+def _fit_points(
+    insights: Insights, since: datetime
+) -> dict[str, list[tuple[datetime, float, float]]]:
+    """The supply model's fit to each side, from the household's kept insights."""
+    return {
+        side: supply.fitted(seen.fit, since)
+        for side, seen in insights.sides.items()
+        if seen.fit is not None
+    }
 
 
 __all__ = ["Shown", "describe", "router"]
