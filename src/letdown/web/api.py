@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Body, Path, Query, Request, status
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from letdown import notify
 from letdown.errors import InvalidEntryError, NotFoundError
 from letdown.insights.report import as_json
 from letdown.journal import (
@@ -566,6 +567,49 @@ def get_insights(request: Request, who: IdentityDep) -> dict[str, Any]:
     return found
 
 
+channels = APIRouter(prefix="/channels", tags=["notifications"])
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: Annotated[str, Field(min_length=3, max_length=2000)] = Field(
+        description="an Apprise URL (ntfy://, mailto://, tgram://, json://, ...)"
+    )
+
+
+class ChannelOut(BaseModel):
+    id: int
+    member: str
+    url: str = Field(description="the URL without what may be a secret")
+    failures: int
+    dead_at: datetime | None = Field(description="set once it failed again and again")
+    last_error: str
+
+
+class QuietIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: Annotated[str, Field(max_length=5)] | None = Field(description="e.g. 22:00")
+    end: Annotated[str, Field(max_length=5)] | None = Field(description="e.g. 07:00")
+
+
+@channels.get("", responses=_errors(401))
+def list_channels(book: BookDep) -> list[ChannelOut]:
+    """The caller's channels (the nursing parent's: the household's), dead ones too."""
+    return [ChannelOut(**vars(found)) for found in notify.channels(book)]
+
+
+@channels.post("", status_code=status.HTTP_201_CREATED, responses=ADD_ERRORS)
+def add_channel(book: BookDep, body: ChannelIn) -> ChannelOut:
+    """Reach the caller through one more channel (a viewer may be told things too)."""
+    return ChannelOut(**vars(notify.add_channel(book, body.url, datetime.now(UTC))))
+
+
+@channels.put("/quiet", status_code=status.HTTP_204_NO_CONTENT, responses=ADD_ERRORS)
+def set_quiet(book: BookDep, body: QuietIn) -> None:
+    """The caller's quiet hours, in the household's time (null and null: none)."""
+    notify.set_quiet_hours(book, body.start, body.end)
+
+
 router = APIRouter()
-for _resource in (entries, stash, summary, household, insights):
+for _resource in (entries, stash, summary, household, insights, channels):
     router.include_router(_resource)
