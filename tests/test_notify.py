@@ -7,7 +7,9 @@ notice until they end; a channel that keeps failing is reported dead and skipped
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,14 +17,27 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import http_ece
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from typer.testing import CliRunner
 
 from letdown import cli
 from letdown.cli import _common
 from letdown.journal import Book, HouseholdInfo, Journal, MemberInfo, Role
 from letdown.journal.records import Symptom, validate
-from letdown.notify import DEAD_AFTER, RETRY_AFTER, add_channel, channels, run_once, set_quiet_hours
+from letdown.notify import (
+    DEAD_AFTER,
+    RETRY_AFTER,
+    WEBPUSH,
+    add_channel,
+    channels,
+    run_once,
+    sender,
+    set_quiet_hours,
+    vapid_keys,
+)
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 """13:00 in Paris."""
@@ -33,6 +48,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.pushed: list[tuple[dict[str, str], bytes]] = []
         self.failing = 0
         receiver = self
 
@@ -42,6 +58,10 @@ class Receiver:
                 if receiver.failing:
                     receiver.failing -= 1
                     self.send_response(500)
+                elif self.headers.get("Content-Encoding") == "aes128gcm":
+                    headers = {key.lower(): value for key, value in self.headers.items()}
+                    receiver.pushed.append((headers, body))
+                    self.send_response(201)  # a push service's "created"
                 else:
                     receiver.received.append(json.loads(body))
                     self.send_response(200)
@@ -171,3 +191,34 @@ def test_a_url_apprise_cannot_read_is_refused(home: tuple[str, Book]) -> None:
     assert result.exit_code == 2
     assert "not a notification URL" in result.output
     assert channels(alex) == []
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_a_web_push_reaches_the_endpoint_once_and_decrypts_to_the_flag(
+    home: tuple[str, Book], receiver: Receiver, tmp_path: Path
+) -> None:
+    """The browser's side is played here: its key pair and auth secret decrypt the push."""
+    _, alex = home
+    browser_key = ec.generate_private_key(ec.SECP256R1())
+    auth = os.urandom(16)
+    raw = browser_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    port = receiver.server.server_address[1]
+    subscription = {
+        "endpoint": f"http://127.0.0.1:{port}/push/alex-phone",
+        "keys": {"p256dh": _b64(raw), "auth": _b64(auth)},
+    }
+    add_channel(alex, WEBPUSH + json.dumps(subscription), NOW)
+    send = sender(tmp_path / "keys")
+    run_once(alex, NOW, send)
+    run_once(alex, NOW + timedelta(minutes=5), send)
+    [(headers, body)] = receiver.pushed
+    assert headers["authorization"].startswith("vapid t=")
+    plain = http_ece.decrypt(body, private_key=browser_key, auth_secret=auth, version="aes128gcm")
+    message = json.loads(plain)
+    assert message["title"] == "letdown: fever with breast signs"
+    assert "clinician" in message["body"]
+    _, public = vapid_keys(tmp_path / "keys")
+    assert public == vapid_keys(tmp_path / "keys")[1]  # made once, then kept

@@ -12,14 +12,21 @@ apart from the pump and the journal's writes: a dead channel never blocks either
 
 from __future__ import annotations
 
+import base64
+import json
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import apprise
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from py_vapid import Vapid
+from pywebpush import WebPushException, webpush
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -41,6 +48,13 @@ REMIND_AHEAD = timedelta(minutes=10)
 Send = Callable[[str, str, str], bool]
 """Send (url, title, body); True when the service took it."""
 
+WEBPUSH = "webpush:"
+"""A Web Push channel's URL: this prefix and the browser's subscription as JSON."""
+VAPID_FILE = "vapid_private.pem"
+VAPID_CLAIMS = {"sub": "mailto:letdown@localhost"}
+"""Web Push needs HTTPS (or localhost) for the page that subscribes; the push service
+sees this contact in the VAPID token."""
+
 
 @contextmanager
 def _quiet_plugins() -> Iterator[None]:
@@ -58,6 +72,61 @@ def apprise_send(url: str, title: str, body: str) -> bool:
         if not sender.add(url):
             return False
         return bool(sender.notify(title=title, body=body))
+
+
+def vapid_keys(folder: Path) -> tuple[Path, str]:
+    """The VAPID private key file (made at first start) and the public key a browser
+    passes as ``applicationServerKey`` (URL-safe base64 of the raw point)."""
+    path = folder / VAPID_FILE
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        made = Vapid()
+        made.generate_keys()
+        made.save_key(str(path))
+    key = Vapid.from_file(str(path))
+    raw = key.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return path, base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _subscription(url: str) -> dict[str, Any] | None:
+    try:
+        found = json.loads(url.removeprefix(WEBPUSH))
+    except ValueError:
+        return None
+    keys = found.get("keys") if isinstance(found, dict) else None
+    if not isinstance(found, dict) or not isinstance(keys, dict):
+        return None
+    if not str(found.get("endpoint", "")).startswith(("https://", "http://")):
+        return None
+    if not isinstance(keys.get("p256dh"), str) or not isinstance(keys.get("auth"), str):
+        return None
+    return found
+
+
+def sender(vapid_folder: Path) -> Send:
+    """Send through Web Push for ``webpush:`` channels, Apprise for the rest."""
+
+    def send(url: str, title: str, body: str) -> bool:
+        if not url.startswith(WEBPUSH):
+            return apprise_send(url, title, body)
+        subscription = _subscription(url)
+        if subscription is None:
+            return False
+        key_path, _ = vapid_keys(vapid_folder)
+        try:
+            webpush(
+                subscription,
+                json.dumps({"title": title, "body": body}),
+                vapid_private_key=str(key_path),
+                vapid_claims=dict(VAPID_CLAIMS),
+                timeout=10.0,
+                ttl=3600,
+            )
+        except WebPushException:
+            return False
+        return True
+
+    return send
 
 
 @dataclass(frozen=True)
@@ -223,6 +292,9 @@ def channels(book: Book) -> list[ChannelView]:
 
 def _hidden(url: str) -> str:
     """A channel's URL without what may be a secret (user, password, token)."""
+    if url.startswith(WEBPUSH):
+        subscription = _subscription(url) or {}
+        return "webpush:" + _hidden(str(subscription.get("endpoint", "?://?")))
     scheme, _, rest = url.partition("://")
     host = rest.rsplit("@", 1)[-1].split("/", 1)[0]
     return f"{scheme}://{host}/…"
@@ -230,8 +302,11 @@ def _hidden(url: str) -> str:
 
 def add_channel(book: Book, url: str, now: datetime) -> ChannelView:
     """A new channel for the book's member; an URL Apprise cannot read is refused."""
-    with _quiet_plugins():
-        known = apprise.Apprise().add(url)
+    if url.startswith(WEBPUSH):
+        known = _subscription(url) is not None
+    else:
+        with _quiet_plugins():
+            known = apprise.Apprise().add(url)
     if not known:
         raise InvalidEntryError(f"{_hidden(url)} is not a notification URL Apprise knows")
     with Session(book.engine) as session, session.begin():

@@ -77,8 +77,23 @@ def notify_run(
 ) -> None:
     """Queue what the household should be told now and send what is due (run it from cron
     or a timer, every minute or so)."""
-    from letdown.notify import run_once
+    from platformdirs import user_data_path
+
+    from letdown.notify import run_once, sender
 
     with _open_desk(db_url, household, as_member) as desk:
-        queued, sent = run_once(desk.book, desk.now)
+        send = sender(user_data_path("letdown", appauthor=False))
+        queued, sent = run_once(desk.book, desk.now, send)
         _say(f"{queued} queued, {sent} sent")
+
+
+@app.command("vapid")
+def notify_vapid() -> None:
+    """The Web Push public key (made at first use) a browser subscribes with. Web Push
+    needs the app served over HTTPS, or on localhost."""
+    from platformdirs import user_data_path
+
+    from letdown.notify import vapid_keys
+
+    _, public = vapid_keys(user_data_path("letdown", appauthor=False))
+    _say(public)
