@@ -75,8 +75,10 @@ def notify_channels(
 def notify_run(
     db_url: DbUrl = None, household: HouseholdName = None, as_member: MemberName = None
 ) -> None:
-    """Queue what the household should be told now and send what is due (run it from cron
-    or a timer, every minute or so)."""
+    """Queue what the household should be told now and send what is due.
+
+    Run it from cron or a timer, every minute or so.
+    """
     from platformdirs import user_data_path
 
     from letdown.notify import run_once, sender
@@ -89,8 +91,10 @@ def notify_run(
 
 @app.command("vapid")
 def notify_vapid() -> None:
-    """The Web Push public key (made at first use) a browser subscribes with. Web Push
-    needs the app served over HTTPS, or on localhost."""
+    """The Web Push public key (made at first use) a browser subscribes with.
+
+    Web Push needs the app served over HTTPS, or on localhost.
+    """
     from platformdirs import user_data_path
 
     from letdown.notify import vapid_keys
