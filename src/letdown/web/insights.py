@@ -37,6 +37,11 @@ class InsightsCache:
         self._lock = threading.Lock()
         self._kept: dict[int, _Kept] = {}
         self._building: set[int] = set()
+        self._first: dict[int, threading.Lock] = {}
+
+    def _first_build(self, household_id: int) -> threading.Lock:
+        with self._lock:
+            return self._first.setdefault(household_id, threading.Lock())
 
     def _book(self, who: Identity) -> Book:
         household = HouseholdView(
@@ -81,7 +86,12 @@ class InsightsCache:
                 if start:
                     self._building.add(who.household_id)
         if kept is None:
-            return self._build(who)
+            with self._first_build(who.household_id):  # one build, however many ask
+                with self._lock:
+                    kept = self._kept.get(who.household_id)
+                if kept is None:
+                    return self._build(who)
+            return kept.insights
         if start:
             threading.Thread(target=self._build_quietly, args=(who,), daemon=True).start()
         return kept.insights
