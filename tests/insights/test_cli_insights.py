@@ -63,6 +63,7 @@ def test_insights_json_has_the_interface_keys_and_the_fever_flag(
     assert set(found) == {"flags", "supply", "stash"}
     assert set(found["supply"]) == {"left", "right"}
     assert set(found["stash"]) == {"ml", "covers_h"}
+    assert isinstance(found["stash"]["ml"], float)  # 0.0, not 0, with an empty stash
     flag = found["flags"][0]
     assert set(flag) == {"kind", "side", "since", "advice", "source"}
     assert (flag["kind"], flag["side"]) == ("fever_with_breast_signs", "left")

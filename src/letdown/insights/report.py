@@ -206,7 +206,7 @@ def as_json(insights: Insights) -> dict[str, Any]:
         ],
         "supply": {side: side_json(insights.sides[side], pregnant) for side in SIDE_NAMES},
         "stash": {
-            "ml": round(insights.stash.ml, 1),
+            "ml": round(float(insights.stash.ml), 1),
             "covers_h": None
             if insights.stash.covers_h is None
             else round(insights.stash.covers_h, 1),

@@ -77,7 +77,7 @@ def coverage(
     usable = sorted(
         (b for b in bags if b.use_by > now and b.remaining_ml > 0), key=lambda b: b.use_by
     )
-    total_ml = sum(b.remaining_ml for b in usable)
+    total_ml = float(sum(b.remaining_ml for b in usable))
     order = tuple(b.code for b in usable)
     intake = None if child is None else _intake_from_bottles(records, child, now)
     if intake is not None and intake > 0:
