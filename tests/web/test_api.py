@@ -488,7 +488,8 @@ def test_household_children_and_pregnancies(client: TestClient) -> None:
     home = client.get(f"{API}/household").json()
     assert home["name"] == "Home"
     assert (home["time_zone"], home["units"], home["word"]) == ("UTC", "ml", "breast")
-    assert home["members"] == [{"name": "Alex", "role": "nursing-parent"}]
+    assert home["members"] == [{"name": "Alex", "role": "nursing-parent", "sees_private": True}]
+    assert home["storage_rules"] == "cdc"
     assert [c["name"] for c in home["children"]] == ["Robin", "Kit"]
     assert home["pregnancies"] == [{"due_date": "2025-11-20", "notes": ""}]
 

@@ -348,7 +348,7 @@ def _describe(record: Record, desk: _Desk) -> str:
         for name, symptoms in record.sides.items():
             found = [
                 flag
-                for flag in ("cracked", "bleeding", "engorged", "lump", "redness")
+                for flag in ("cracked", "bleeding", "engorged", "lump", "redness", "blood_in_milk")
                 if getattr(symptoms, flag)
             ]
             if symptoms.pain is not None:

@@ -119,7 +119,7 @@ def household_show(
         place = desk.book.household
         _say(
             f"[bold]{escape(place.name)}[/]: zone {place.time_zone}, units {place.units.value}, "
-            f"word {place.word.value}",
+            f"word {place.word.value}, storage rules {place.storage_rules}",
             markup=True,
         )
         _say("members: " + ", ".join(f"{m.name} ({m.role.value})" for m in desk.book.members()))
@@ -288,3 +288,40 @@ def household_token_revoke(
 
 def _member_of(accounts: Accounts, login: str) -> int:
     return accounts.member_id(login)
+
+
+@app.command("rules")
+def household_rules(
+    rules: Annotated[str, typer.Argument(help="cdc (the default), abm8 (ABM #8, 2017) or nhs.")],
+    db_url: DbUrl = None,
+    household: HouseholdName = None,
+    as_member: MemberName = None,
+) -> None:
+    """Follow another milk-storage rule set: every bag in the stash is judged by it."""
+    from letdown.journal.stash import rule_set
+
+    with _open_desk(db_url, household, as_member) as desk:
+        chosen = rule_set(rules.strip().lower())
+        desk.book.set_storage_rules(chosen.key)
+        _say(f"{desk.book.household.name} follows {chosen.name} storage rules")
+        if chosen.notes:
+            _say(f"note: {chosen.notes}")
+        for bag in desk.book.stash():
+            _say(f"bag {bag.code}: use by {desk.show_time(bag.expiry.use_by)} ({bag.expiry.rule})")
+
+
+@app.command("private")
+def household_private(
+    name: Annotated[str, typer.Argument(help="The member's name.")],
+    off: Annotated[bool, typer.Option("--off", help="Stop showing them.")] = False,
+    db_url: DbUrl = None,
+    household: HouseholdName = None,
+    as_member: MemberName = None,
+) -> None:
+    """Let a member see your symptoms, pain, care, pregnancy and red flags (nursing parent)."""
+    with _open_desk(db_url, household, as_member) as desk:
+        member = desk.book.choose(name, not off)
+        _say(
+            f"{member.name} {'now sees' if member.sees_private else 'no longer sees'} "
+            "symptoms, pain, care, pregnancy and red flags"
+        )

@@ -407,13 +407,15 @@ def log_symptom(
     engorged: SideFlag = None,
     lump: SideFlag = None,
     redness: SideFlag = None,
+    blood_in_milk: SideFlag = None,
     fever: Annotated[str | None, _opt("--fever", help="Temperature: 38.4 (°C) or 101.1F.")] = None,
     notes: Notes = "",
     db_url: DbUrl = None,
     household: HouseholdName = None,
     as_member: MemberName = None,
 ) -> None:
-    """How each side is (pain, cracks, bleeding, engorgement, a lump, redness) and any fever."""
+    """How each side is (pain, cracks, bleeding, engorgement, a lump, redness, blood in the
+    milk) and any fever."""
     from letdown.journal.parse import parse_fever_c
     from letdown.journal.records import Symptom, validate
 
@@ -428,6 +430,7 @@ def log_symptom(
             "engorged": engorged,
             "lump": lump,
             "redness": redness,
+            "blood_in_milk": blood_in_milk,
         }
         for flag, where in flags.items():
             for name in _sides(where, flag):

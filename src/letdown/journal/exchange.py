@@ -41,7 +41,14 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from letdown.errors import InvalidEntryError, NotFoundError
 from letdown.journal import schema
-from letdown.journal.book import Book, Journal, NotAllowedError, touch
+from letdown.journal.book import (
+    Book,
+    Journal,
+    NotAllowedError,
+    private_entry,
+    touch,
+    without_pain,
+)
 from letdown.journal.records import (
     KINDS,
     MAX_VOLUME_ML,
@@ -134,6 +141,7 @@ class HouseholdRow(HouseholdInfo):
 
 class MemberRow(MemberInfo):
     created_at: UtcTime
+    sees_private: bool = False
 
 
 class PregnancyRow(PregnancyInfo):
@@ -151,6 +159,7 @@ class EntryRow(_Row):
     updated_by: Name
     updated_at: UtcTime
     deleted_at: UtcTime | None = None
+    shared: bool = False
 
 
 class RevisionRow(_Row):
@@ -377,6 +386,7 @@ def _export_items(book: Book) -> list[_Item]:
                     time_zone=household.time_zone,
                     units=household.units,
                     word=household.word,
+                    storage_rules=household.storage_rules,
                     created_at=household.created_at,
                 ),
             )
@@ -384,9 +394,16 @@ def _export_items(book: Book) -> list[_Item]:
         members = _rows(session, schema.Member, schema.Member.household_id == household.id)
         names = {member.id: member.name for member in members}
         items += [
-            _item("member", MemberRow(name=m.name, role=m.role, created_at=m.created_at))
+            _item(
+                "member",
+                MemberRow(
+                    name=m.name, role=m.role, created_at=m.created_at, sees_private=m.sees_private
+                ),
+            )
             for m in members
         ]
+        # What is the nursing parent's own leaves the file with them and those they chose.
+        sees = book.member.sees_private
         children = _rows(session, schema.Child, schema.Child.household_id == household.id)
         items += [_item("child", ChildInfo(name=c.name, birth_date=c.birth_date)) for c in children]
         pregnancies = _rows(
@@ -403,9 +420,15 @@ def _export_items(book: Book) -> list[_Item]:
                 ),
             )
             for p in pregnancies
+            if sees
         ]
-        entries = _rows(session, schema.Entry, schema.Entry.household_id == household.id)
+        entries = [
+            e
+            for e in _rows(session, schema.Entry, schema.Entry.household_id == household.id)
+            if sees or not private_entry(e.kind, e.shared)
+        ]
         uids = {entry.id: entry.uid for entry in entries}
+        shown = (lambda record: record) if sees else without_pain
         items += [
             _item(
                 "entry",
@@ -417,8 +440,9 @@ def _export_items(book: Book) -> list[_Item]:
                     updated_by=names[e.updated_by],
                     updated_at=e.updated_at,
                     deleted_at=e.deleted_at,
+                    shared=e.shared,
                 ),
-                parse_record(e.data),
+                shown(parse_record(e.data)),
             )
             for e in entries
         ]
@@ -438,9 +462,10 @@ def _export_items(book: Book) -> list[_Item]:
                     changed_by=names[r.changed_by],
                     changed_at=r.changed_at,
                 ),
-                parse_record(r.data),
+                shown(parse_record(r.data)),
             )
             for r in revisions
+            if r.entry_id in uids
         ]
         bags = _rows(session, schema.Bag, schema.Bag.household_id == household.id)
         bag_uids = {bag.id: bag.uid for bag in bags}
@@ -1047,6 +1072,7 @@ class _Importer:
                 time_zone=info.time_zone,
                 units=info.units.value,
                 word=info.word.value,
+                storage_rules=info.storage_rules,
                 created_at=info.created_at,
             )
             self.session.add(row)
@@ -1054,7 +1080,7 @@ class _Importer:
             self.report.add("household")
             return row.id
         self.zone = ZoneInfo(row.time_zone)
-        for setting in ("time_zone", "units", "word"):
+        for setting in ("time_zone", "units", "word", "storage_rules"):
             kept, wanted = getattr(row, setting), str(getattr(info, setting))
             if kept != wanted:
                 self.report.skipped.append(
@@ -1077,6 +1103,7 @@ class _Importer:
                     name=member.name,
                     role=member.role.value,
                     created_at=member.created_at,
+                    sees_private=member.sees_private,
                 )
                 self.session.add(row)
                 self.session.flush()
@@ -1172,6 +1199,7 @@ class _Importer:
                 updated_by=members[entry.row.updated_by],
                 updated_at=entry.row.updated_at,
                 deleted_at=entry.row.deleted_at,
+                shared=entry.row.shared,
             )
             self.session.add(row)
             added[uid] = row

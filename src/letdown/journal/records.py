@@ -158,11 +158,16 @@ def check_zone(name: str) -> str:
     return name
 
 
+StorageRules = Literal["cdc", "abm8", "nhs"]
+"""The milk-storage rule set a household follows (``stash.RULE_SETS``): CDC by default."""
+
+
 class HouseholdInfo(_Model):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     time_zone: Annotated[str, AfterValidator(check_zone)] = "UTC"
     units: Units = Units.ML
     word: Word = Word.BREAST
+    storage_rules: StorageRules = "cdc"
 
 
 class MemberInfo(_Model):
@@ -340,6 +345,7 @@ class SymptomSide(_Model):
     engorged: bool = False
     lump: bool = False
     redness: bool = False
+    blood_in_milk: bool = False
 
 
 class Symptom(_Timed):

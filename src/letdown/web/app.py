@@ -19,6 +19,8 @@ from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
 from letdown.journal import Accounts, Journal, NotAllowedError
 from letdown.journal.records import describe_error
 from letdown.web import account_pages, api, api_docs, auth, pages, pump, pwa
+from letdown.web.charts import ChartCache
+from letdown.web.insights import InsightsCache
 from letdown.web.limiter import LoginLimiter
 from letdown.web.live import LiveHub
 from letdown.web.mqtt import MqttBridge
@@ -40,6 +42,8 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         app.state.journal = opened
         app.state.accounts = Accounts(opened.engine)
         app.state.hub = LiveHub(opened, settings)
+        app.state.insights = InsightsCache(opened)
+        app.state.charts = ChartCache()
         bridge = None
         if settings.mqtt:
             bridge = MqttBridge(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -217,4 +219,57 @@ def comfort_ceilings(sessions: Sequence[PumpSession], scale: Scale) -> str:
     return _over_time("mmHg", series, _mmhg)
 
 
-__all__ = ["Scale", "comfort_ceilings", "daily_output", "session_volumes"]
+def model_fit(points: Mapping[str, Sequence[tuple[datetime, float, float]]], scale: Scale) -> str:
+    """Each side's pumped volumes beside what the supply model expected; "" with none."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for side, found in points.items():
+        series[f"{scale.side(side)}, journal"] = [
+            (scale.x(at), scale.figure(seen)) for at, seen, _ in found
+        ]
+        series[f"{scale.side(side)}, model"] = [
+            (scale.x(at), scale.figure(expected)) for at, _, expected in found
+        ]
+    if not any(series.values()):
+        return ""
+    return _over_time(scale.unit, series, scale.amount)
+
+
+__all__ = ["Scale", "comfort_ceilings", "daily_output", "model_fit", "session_volumes"]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """The charts page's pictures, as drawn for one revision of the journal."""
+
+    sessions: int
+    daily: str
+    volumes: str
+    comfort: str
+    model: str = ""
+
+
+class ChartCache:
+    """Drawn charts by (household, journal revision, span, local day, settings).
+
+    Drawing takes tens of milliseconds; the same journal on the same day draws the same
+    pictures, so a household's phones share one drawing until the journal changes.
+    """
+
+    def __init__(self, max_items: int = 256) -> None:
+        self._max_items = max_items
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[object, ...], Drawn] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> Drawn | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], drawn: Drawn) -> None:
+        with self._lock:
+            self._items[key] = drawn
+            self._items.move_to_end(key)
+            while len(self._items) > self._max_items:
+                self._items.popitem(last=False)

@@ -8,6 +8,7 @@ without its forms, and any post from a viewer is refused (403).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from letdown.errors import InvalidEntryError, JournalError, NotFoundError
+from letdown.insights import supply
+from letdown.insights.report import Insights
 from letdown.journal import (
     BagView,
     Book,
@@ -76,7 +79,7 @@ HISTORY_PAGE = 50
 """Entries per history page: a bounded read, however long the journal."""
 
 DASHBOARD_SPAN = timedelta(hours=24)
-FLAGS = ("cracked", "bleeding", "engorged", "lump", "redness")
+FLAGS = ("cracked", "bleeding", "engorged", "lump", "redness", "blood_in_milk")
 KIND_NAMES = {
     "nurse": "Feed",
     "pump": "Pump session",
@@ -556,7 +559,23 @@ def dashboard(request: Request, who: IdentityDep, book: BookDep) -> Response:
         expiring=[bag for bag in bags if fresh[bag.code] == "today"],
         leftovers=book.leftovers(shown.now),
         stashed_ml=sum(bag.remaining_ml for bag in usable),
+        insights=request.app.state.insights.get(who),
+        sees_private=who.sees_private,
+        hour_clock=_hour_clock,
+        cite=cite,
     )
+
+
+def cite(source: str) -> str:
+    """A source as the pages show it: without the journal's name where that name carries a
+    word the household may not have chosen ("Breastfeed Med"); the code keeps it whole."""
+    return re.sub(r",? Breastfeed (Med|Rev)[^;()]*", "", source)
+
+
+def _hour_clock(hour: float) -> str:
+    """A plan's local hour (7.5) as a clock time (07:30)."""
+    minutes = round(hour * 60)
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
 
 
 @router.post("/theme", dependencies=[SameOrigin])
@@ -1321,13 +1340,36 @@ def charts_page(request: Request, who: IdentityDep, book: BookDep, days: int = 1
     local_today = shown.now.astimezone(shown.zone).date()
     first_day = local_today - timedelta(days=days - 1)
     since = datetime.combine(first_day, datetime.min.time(), tzinfo=shown.zone).astimezone(UTC)
-    sessions = [
-        entry.record
-        for entry in book.history(since=since, until=shown.now, kinds=["pump"])
-        if isinstance(entry.record, PumpSession)
-    ]
-    sessions.reverse()
-    scale = charts.Scale(shown.zone, shown.units, shown.word)
+    insights = request.app.state.insights.get(who)
+    key = (
+        who.household_id,
+        who.revision,
+        insights.at,
+        days,
+        local_today,
+        who.units,
+        who.word,
+        who.time_zone,
+    )
+    cache: charts.ChartCache = request.app.state.charts
+    drawn = cache.get(key) if who.revision is not None else None
+    if drawn is None:
+        sessions = [
+            entry.record
+            for entry in book.history(since=since, until=shown.now, kinds=["pump"])
+            if isinstance(entry.record, PumpSession)
+        ]
+        sessions.reverse()
+        scale = charts.Scale(shown.zone, shown.units, shown.word)
+        drawn = charts.Drawn(
+            sessions=len(sessions),
+            daily=charts.daily_output(sessions, first_day, local_today, scale),
+            volumes=charts.session_volumes(sessions, scale),
+            comfort=charts.comfort_ceilings(sessions, scale),
+            model=charts.model_fit(_fit_points(insights, since), scale),
+        )
+        if who.revision is not None:
+            cache.put(key, drawn)
     return page(
         request,
         "charts.html",
@@ -1336,11 +1378,23 @@ def charts_page(request: Request, who: IdentityDep, book: BookDep, days: int = 1
         shown,
         days=days,
         day_choices=CHART_DAYS,
-        sessions=len(sessions),
-        daily=charts.daily_output(sessions, first_day, local_today, scale),
-        volumes=charts.session_volumes(sessions, scale),
-        comfort=charts.comfort_ceilings(sessions, scale),
+        sessions=drawn.sessions,
+        daily=drawn.daily,
+        volumes=drawn.volumes,
+        comfort=drawn.comfort,
+        model=drawn.model,
     )
+
+
+def _fit_points(
+    insights: Insights, since: datetime
+) -> dict[str, list[tuple[datetime, float, float]]]:
+    """The supply model's fit to each side, from the household's kept insights."""
+    return {
+        side: supply.fitted(seen.fit, since)
+        for side, seen in insights.sides.items()
+        if seen.fit is not None
+    }
 
 
 __all__ = ["Shown", "describe", "router"]
