@@ -111,7 +111,8 @@ def bench_faults(
     json_out: FiguresJson = None,
     jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
 ) -> None:
-    """Random faults of every kind at random times; how the supervisor copes (in the twin)."""
+    """Random faults of every kind (hardware and software) at random times; how the safety
+    core copes (in the twin)."""
     from letdown.bench.faults import run_faults, summarise_faults
 
     with _ProgressBar(f"{sessions} fault sessions") as step:
@@ -122,7 +123,7 @@ def bench_faults(
         "fault",
         "count",
         "detected",
-        "max ms over 300 mmHg",
+        "max ms over the cap",
         "max ms over ceiling+20",
         "p99 ms fault to vents open",
         "p99 ms detection to vents open",
