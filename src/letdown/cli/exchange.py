@@ -107,7 +107,7 @@ def import_command(
         with _open_desk(db_url, household, as_member) as desk:
             report = import_babybuddy(desk.book, file, child=child)
     else:
-        with _open_journal(db_url) as journal:
+        with _open_journal(db_url, create=True) as journal:
             report = import_file(
                 journal,
                 "csv" if fmt == "csv" else "json",

@@ -46,7 +46,7 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, db_url: DbUrl = None) -> 
     from letdown.journal import Accounts
     from letdown.web.settings import Settings
 
-    with _listening(host, port) as (sock, url), _open_journal(db_url) as journal:
+    with _listening(host, port) as (sock, url), _open_journal(db_url, create=True) as journal:
         settings = Settings(db=db_url, host=host, port=sock.getsockname()[1])
         _say(f"letdown is at {url}  (journal: {_where(journal)})")
         if not Accounts(journal.engine).any():
@@ -121,7 +121,7 @@ def demo(
     from letdown.web.demo import ensure_demo_household
     from letdown.web.settings import Settings
 
-    with _listening(host, port) as (sock, url), _open_journal(db_url) as journal:
+    with _listening(host, port) as (sock, url), _open_journal(db_url, create=True) as journal:
         settings = Settings(
             db=db_url,
             host=host,

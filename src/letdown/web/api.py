@@ -414,6 +414,9 @@ class SummaryOut(BaseModel):
     units: Units
     pump_sessions: int
     pumped_ml: PerSide
+    pumped_unsided_ml: float = Field(
+        0.0, description="sessions that kept only their total (imported), on no side"
+    )
     pumped_total_ml: float
     nurse_feeds: int
     nursed_min: PerSide
@@ -446,7 +449,8 @@ def get_summary(book: BookDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 
         units=book.household.units,
         pump_sessions=totals.pump_sessions,
         pumped_ml=PerSide(**pumped_ml),
-        pumped_total_ml=round(sum(pumped_ml.values()), 1),
+        pumped_unsided_ml=round(totals.pumped_unsided_ml, 1),
+        pumped_total_ml=round(sum(pumped_ml.values()) + totals.pumped_unsided_ml, 1),
         nurse_feeds=totals.nurse_feeds,
         nursed_min=PerSide(**_tenths({side: s / 60 for side, s in totals.nursed_s.items()})),
         bottles=totals.bottles,

@@ -205,12 +205,15 @@ def describe(record: Record, shown: Shown) -> str:
             if pumped.pain is not None:
                 felt.append(f"pain {pumped.pain}")
             parts.append(f"{shown.side(side)} {', '.join(felt)}")
+        if record.total_ml is not None:
+            parts.append("total only, no sides")
         length = shown.span((record.end_at - record.start_at).total_seconds())
         return f"{shown.amount(record.volume_ml())} in {length} ({record.device}): " + "; ".join(
             parts
         )
     if isinstance(record, BottleFeed):
-        text = f"{shown.amount(record.amount_ml)} {record.content.value} for {record.child}"
+        amount = "amount unknown" if record.amount_ml is None else shown.amount(record.amount_ml)
+        text = f"{amount} {record.content.value} for {record.child}"
         if record.bags:
             text += " from bag " + ", ".join(use.bag for use in record.bags)
         if record.leftover_ml:
@@ -481,7 +484,7 @@ def _flashes(request: Request) -> list[dict[str, str]]:
     if not raw:
         return []
     kind, _, text = unquote(raw).partition(":")
-    return [{"kind": kind if kind in {"ok", "bad"} else "ok", "text": text[:300]}]
+    return [{"kind": kind if kind in {"ok", "warn", "bad"} else "ok", "text": text[:300]}]
 
 
 def page(
@@ -511,12 +514,12 @@ def page(
     return response
 
 
-def done(to: str, message: str, settings: SettingsDep) -> RedirectResponse:
-    """Post/redirect/get, with a message for the page redirected to."""
+def done(to: str, message: str, settings: SettingsDep, kind: str = "ok") -> RedirectResponse:
+    """Post/redirect/get, with a message (``ok`` or ``warn``) for the page redirected to."""
     response = RedirectResponse(to, status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         FLASH_COOKIE,
-        quote(f"ok:{message}"),
+        quote(f"{kind}:{message}"),
         max_age=60,
         path="/",
         httponly=True,
@@ -813,6 +816,7 @@ def _stash(
         fresh=fresh,
         next_code=usable[0] if usable else None,
         total_ml=sum(bag.remaining_ml for bag in stored if fresh[bag.code] != "expired"),
+        expired=[bag for bag in stored if fresh[bag.code] == "expired"],
         add_form=failed if failed and failed.id == "add" else FormState("add", open=adding),
         failed=failed,
         children=book.children(),
@@ -852,6 +856,14 @@ def stash_add(
     except JournalError as exc:
         state = FormState("add", reader.values(), {"_form": str(exc)}, True)
         return _stash(request, who, book, state)
+    if bag.expired(shown.now):
+        return done(
+            "/stash",
+            f"Bag {bag.code} added, but it is past its use-by ({shown.time(bag.expiry.use_by)}, "
+            f"{bag.expiry.rule}): do not feed it; discard it.",
+            settings,
+            kind="warn",
+        )
     return done(
         "/stash",
         f"Bag {bag.code} added ({shown.amount(bag.volume_ml)}, {where}): write {bag.code} on it.",
@@ -1020,7 +1032,7 @@ def _rounded(entry: StoredEntry, shown: Shown) -> dict[str, tuple[str, Any]]:
     elif isinstance(record, PumpSession):
         for side, pumped in record.sides.items():
             exact[f"volume_{side}"] = (shown.amount_value(pumped.volume_ml), pumped.volume_ml)
-    elif isinstance(record, BottleFeed):
+    elif isinstance(record, BottleFeed) and record.amount_ml is not None:
         exact["amount"] = (shown.amount_value(record.amount_ml), record.amount_ml)
         if record.leftover_ml:
             exact["leftover"] = (shown.amount_value(record.leftover_ml), record.leftover_ml)
@@ -1049,7 +1061,8 @@ def _entry_values(entry: StoredEntry, shown: Shown) -> dict[str, str]:
             values[f"pain_{side}"] = "" if pumped.pain is None else str(pumped.pain)
     elif isinstance(record, BottleFeed):
         values["child"] = record.child
-        values["amount"] = shown.amount_value(record.amount_ml)
+        if record.amount_ml is not None:
+            values["amount"] = shown.amount_value(record.amount_ml)
         values["content"] = record.content.value
         values["leftover"] = shown.amount_value(record.leftover_ml) if record.leftover_ml else ""
     elif isinstance(record, Care):
@@ -1081,8 +1094,11 @@ def _changes(reader: Reader, entry: StoredEntry, children: list[ChildInfo]) -> d
         changes["child"] = _child(reader, children)
         changes["sides"] = _nurse_sides(reader)
     elif isinstance(record, PumpSession):
-        before = record.model_dump(mode="json")["sides"]
-        changes["sides"] = _pump_sides(reader, before)
+        given = any(reader.text(f"volume_{side}") for side in SIDE_NAMES)
+        if record.total_ml is None or given:  # a total-only session stays so until split
+            before = record.model_dump(mode="json")["sides"]
+            changes["sides"] = _pump_sides(reader, before)
+            changes["total_ml"] = None
         changes["device"] = reader.text("device") or record.device
     elif isinstance(record, BottleFeed):
         changes["child"] = _child(reader, children)
