@@ -386,14 +386,44 @@ def test_a_form_with_a_mistake_comes_back_and_writes_nothing(
     assert book.history() == [] and book.stash() == []
 
 
-def test_a_record_the_journal_refuses_comes_back_with_its_reason(alex: Member, book: Book) -> None:
+def test_a_record_the_journal_refuses_comes_back_with_its_reason_under_its_field(
+    alex: Member, book: Book
+) -> None:
     page = alex.post("/journal/bottle", {"amount": "100", "leftover": "200", "notes": "spilt"})
     assert page.status_code == 422
-    assert any(
-        "leftover_ml 200 is more than" in text
-        for text in re.findall(r'<p class="flash bad" role="alert">([^<]*)</p>', page.text)
-    )
+    under = re.search(r'<small class="error" id="bottle-leftover-error">([^<]*)</small>', page.text)
+    assert under is not None
+    assert under[1] == "200 mL is more than the bottle&#39;s 100 mL"
+    assert "leftover_ml" not in page.text and "amount_ml" not in page.text
     assert ">spilt</textarea>" in page.text
+    assert book.history() == []
+
+
+def test_an_implausible_amount_needs_the_confirmation_that_names_it(
+    alex: Member, book: Book
+) -> None:
+    form = {"device": "Spectra", "minutes": "10", "volume_left": "1774"}
+    page = alex.post("/journal/pump", form)
+    assert page.status_code == 422
+    assert book.history() == []
+    assert "1,774 mL from the left side in one session" in page.text
+    token = re.search(r'name="confirm" value="(\w+)"', page.text)
+    assert token is not None
+    changed = alex.post("/journal/pump", {**form, "volume_left": "1500", "confirm": token[1]})
+    assert changed.status_code == 422, "a confirmation is for the figure it named"
+    saved = alex.post("/journal/pump", {**form, "confirm": token[1]})
+    assert any(text.startswith("Pump session added") for text in flashes(saved.text))
+    (entry,) = book.history()
+    assert entry.record.volume_ml() == 1774
+
+
+def test_an_impossible_session_is_refused_even_when_confirmed(alex: Member, book: Book) -> None:
+    page = alex.post(
+        "/journal/pump", {"device": "Spectra", "minutes": "0", "volume_left": "60", "confirm": "x"}
+    )
+    assert page.status_code == 422
+    assert "60 mL in no time at all" in page.text
+    assert 'name="confirm"' not in page.text
     assert book.history() == []
 
 

@@ -8,6 +8,8 @@ without its forms, and any post from a viewer is refused (403).
 
 from __future__ import annotations
 
+import hashlib
+
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +48,7 @@ from letdown.journal.parse import (
     parse_since,
     parse_time,
 )
+from letdown.journal.plausible import concerns
 from letdown.journal.records import (
     KINDS,
     MAX_SESSION_S,
@@ -365,12 +368,63 @@ class Reader:
         return text
 
     def record(self, model: type[Record], data: dict[str, Any]) -> Record:
-        """The record, or the journal's own words for what is wrong with it."""
+        """The record, or the journal's own words for what is wrong, under each field."""
         self.check()
         try:
             return validate(model, data)
         except InvalidEntryError as exc:
-            raise FormError({"_form": str(exc)}) from None
+            raise FormError(form_errors(exc.fields, str(exc))) from None
+
+    def plausible(self, record: Record, book: Book) -> None:
+        """Refuse what cannot be right; what is only implausible needs the confirmation
+        box, which names the figure (and is asked again if the figure changes)."""
+        child = getattr(record, "child", None)
+        born = next((c.birth_date for c in book.children() if c.name == child), None)
+        found = concerns(record, now=self.shown.now, birth_date=born)
+        if not found:
+            return
+        errors = form_errors({c.field: c.message for c in found}, "")
+        refused = [concern for concern in found if concern.refuses]
+        if refused:
+            raise FormError(errors)
+        summary = "; ".join(concern.message for concern in found)
+        token = hashlib.sha256(summary.encode()).hexdigest()[:16]
+        if self.text("confirm") != token:
+            raise FormError({**errors, "_confirm": summary, "_confirm_token": token})
+
+
+RECORD_TO_FORM = {
+    "start_at": "started",
+    "end_at": "minutes",
+    "amount_ml": "amount",
+    "leftover_ml": "leftover",
+    "fever_c": "fever",
+    "total_ml": "volume_left",
+    "bags": "bags",
+    "device": "device",
+    "child": "child",
+    "name": "name",
+    "birth_date": "birth_date",
+    "sides": "volume_left",
+}
+"""The quick-log form field where a record field is typed (per side: ``volume_left``...)."""
+
+
+def form_errors(fields: Mapping[str, str], fallback: str) -> dict[str, str]:
+    """Record field problems as form field errors, each under the field it is about."""
+    errors: dict[str, str] = {}
+    for where, message in fields.items():
+        parts = where.split(".")
+        if len(parts) == 3 and parts[0] == "sides":
+            name = {"volume_ml": "volume", "duration_s": "minutes", "pain": "pain"}.get(
+                parts[2], parts[2]
+            )
+            errors.setdefault(f"{name}_{parts[1]}", message)
+        elif parts[0] in RECORD_TO_FORM:
+            errors.setdefault(RECORD_TO_FORM[parts[0]], message)
+        else:
+            errors.setdefault("_form", message)
+    return errors or {"_form": fallback}
 
 
 async def posted(request: Request) -> FormData:
@@ -635,6 +689,8 @@ def _quick_log(
         message = QUICK_LOG[name](reader, book)
     except FormError as problem:
         errors = problem.errors
+    except InvalidEntryError as exc:  # the journal refused it: say why, under the field
+        errors = form_errors(exc.fields, str(exc))
     except JournalError as exc:  # the journal refused the record: say why, above the form
         errors = {"_form": str(exc)}
     else:
@@ -657,6 +713,7 @@ def _write_nurse(reader: Reader, book: Book) -> str:
             "notes": reader.text("notes"),
         },
     )
+    reader.plausible(record, book)
     book.add(record)
     return f"Feed added: {describe(record, reader.shown)}"
 
@@ -684,6 +741,7 @@ def _write_pump(reader: Reader, book: Book) -> str:
         },
     )
     assert isinstance(record, PumpSession)
+    reader.plausible(record, book)
     # Checked before anything is written, so that the bag cannot fail after the session.
     if where and record.volume_ml() <= 0:
         raise FormError({"stash": "nothing to stash: the session gave no milk"})
@@ -722,6 +780,7 @@ def _write_bottle(reader: Reader, book: Book) -> str:
             "notes": reader.text("notes"),
         },
     )
+    reader.plausible(record, book)
     book.add(record)
     return f"Bottle added: {describe(record, shown)}"
 
@@ -756,7 +815,7 @@ def _write_child(reader: Reader, book: Book) -> str:
     try:
         info = validate(ChildInfo, {"name": reader.text("name"), "birth_date": born})
     except InvalidEntryError as exc:
-        raise FormError({"_form": str(exc)}) from None
+        raise FormError(form_errors(exc.fields, str(exc))) from None
     book.add_child(info)
     return f"{info.name} added."
 
