@@ -360,7 +360,9 @@ def _describe(record: Record, desk: _Desk) -> str:
         parts.append(record.device)
         parts.extend(value for value in (record.program, record.milk) if value)
     elif isinstance(record, BottleFeed):
-        amount = "amount unknown" if record.amount_ml is None else desk.show_amount(record.amount_ml)
+        amount = (
+            "amount unknown" if record.amount_ml is None else desk.show_amount(record.amount_ml)
+        )
         parts.append(f"{amount} {record.content.value}")
         if record.bags:
             parts.append(

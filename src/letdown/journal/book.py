@@ -535,9 +535,7 @@ class Book:
                     f"{name} has {count} entries: rename the child instead, or delete the "
                     "entries first"
                 )
-            session.execute(
-                update(schema.Entry).filter_by(child_id=row.id).values(child_id=None)
-            )
+            session.execute(update(schema.Entry).filter_by(child_id=row.id).values(child_id=None))
             session.delete(row)
 
     def _child_row(self, session: Session, name: str) -> schema.Child:

@@ -68,8 +68,7 @@ def concerns(record: Record, *, now: datetime, birth_date: date | None = None) -
         found.append(
             Concern(
                 "start_at",
-                f"it starts on {record.start_at:%Y-%m-%d}, "
-                f"{_years(now - record.start_at)} ago",
+                f"it starts on {record.start_at:%Y-%m-%d}, {_years(now - record.start_at)} ago",
             )
         )
     if isinstance(record, PumpSession):

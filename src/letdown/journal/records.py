@@ -192,13 +192,13 @@ class _Lasting(_Timed):
     @model_validator(mode="after")
     def _end_after_start(self) -> Self:
         if self.end_at < self.start_at:
-            raise FieldProblem(
+            raise FieldValueError(
                 "end_at",
                 f"the end ({self.end_at:%Y-%m-%d %H:%M} UTC) is before the start "
                 f"({self.start_at:%Y-%m-%d %H:%M} UTC)",
             )
         if (self.end_at - self.start_at).total_seconds() > MAX_SESSION_S:
-            raise FieldProblem("end_at", f"lasts more than {MAX_SESSION_S / 3600:g} hours")
+            raise FieldValueError("end_at", f"lasts more than {MAX_SESSION_S / 3600:g} hours")
         return self
 
 
@@ -227,7 +227,7 @@ class NurseFeed(_Lasting):
         length_s = (self.end_at - self.start_at).total_seconds()
         for name, side in self.sides.items():
             if side.duration_s > length_s + 1.0:
-                raise FieldProblem(
+                raise FieldValueError(
                     f"sides.{name}.duration_s",
                     f"{side.duration_s / 60:.0f} min on the {name} is longer than the feed "
                     f"({length_s / 60:.0f} min)",
@@ -276,9 +276,9 @@ class PumpSession(_Lasting):
     @model_validator(mode="after")
     def _sides_or_total(self) -> Self:
         if self.total_ml is not None and self.sides:
-            raise FieldProblem("total_ml", "give the amount per side or the total, not both")
+            raise FieldValueError("total_ml", "give the amount per side or the total, not both")
         if self.total_ml is None and not self.sides:
-            raise FieldProblem("sides", "give at least one side (left or right)")
+            raise FieldValueError("sides", "give at least one side (left or right)")
         return self
 
     def volume_ml(self) -> float:
@@ -323,28 +323,27 @@ class BottleFeed(_Timed):
     def _amounts_agree(self) -> Self:
         if self.end_at is not None:
             if self.end_at < self.start_at:
-                raise FieldProblem("end_at", "the bottle ends before it starts")
+                raise FieldValueError("end_at", "the bottle ends before it starts")
             if (self.end_at - self.start_at).total_seconds() > MAX_SESSION_S:
-                raise FieldProblem("end_at", f"lasts more than {MAX_SESSION_S / 3600:g} hours")
+                raise FieldValueError("end_at", f"lasts more than {MAX_SESSION_S / 3600:g} hours")
         if self.bags and self.content is BottleContent.FORMULA:
-            raise FieldProblem("bags", "a formula bottle cannot use stash bags")
+            raise FieldValueError("bags", "a formula bottle cannot use stash bags")
         if self.amount_ml is None:
             if self.bags or self.leftover_ml:
-                raise FieldProblem(
+                raise FieldValueError(
                     "amount_ml", "give the amount when bags or a leftover are written"
                 )
             return self
         from_bags_ml = sum(use.volume_ml for use in self.bags)
         if from_bags_ml > self.amount_ml + LABEL_ROUNDING_ML:
-            raise FieldProblem(
+            raise FieldValueError(
                 "bags",
                 f"the bags give {from_bags_ml:g} mL, more than the bottle's {self.amount_ml:g} mL",
             )
         if self.leftover_ml > self.amount_ml:
-            raise FieldProblem(
+            raise FieldValueError(
                 "leftover_ml",
-                f"{self.leftover_ml:g} mL is more than the bottle's "
-                f"{self.amount_ml:g} mL",
+                f"{self.leftover_ml:g} mL is more than the bottle's {self.amount_ml:g} mL",
             )
         return self
 
@@ -378,7 +377,7 @@ class Symptom(_Timed):
     @model_validator(mode="after")
     def _says_something(self) -> Self:
         if not self.sides and self.fever_c is None:
-            raise FieldProblem("sides", "give a side's symptoms or a fever")
+            raise FieldValueError("sides", "give a side's symptoms or a fever")
         return self
 
 
@@ -393,7 +392,7 @@ KINDS: dict[str, type[NurseFeed | PumpSession | BottleFeed | Care | Symptom]] = 
 }
 
 
-class FieldProblem(ValueError):
+class FieldValueError(ValueError):
     """A check across fields that knows which field is wrong (so a form shows it there)."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -456,7 +455,7 @@ def _problem(problem: Any) -> tuple[str, str]:
     """The record field a pydantic problem is about, and what is wrong in plain words."""
     error = (problem.get("ctx") or {}).get("error")
     where = ".".join(str(part) for part in problem["loc"])
-    if isinstance(error, FieldProblem):
+    if isinstance(error, FieldValueError):
         where = ".".join(filter(None, (where, error.field)))
     message = str(problem["msg"]).removeprefix("Value error, ")
     for theirs, ours in _PYDANTIC_WORDS:

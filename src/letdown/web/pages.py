@@ -9,7 +9,6 @@ without its forms, and any post from a viewer is refused (403).
 from __future__ import annotations
 
 import hashlib
-
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta

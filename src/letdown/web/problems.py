@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
-class FieldProblem(BaseModel):
+class FieldValueError(BaseModel):
     loc: list[str | int] = Field(description="where: body, query or path, then the field")
     msg: str
     type: str
@@ -16,7 +16,7 @@ class FieldProblem(BaseModel):
 class Problem(BaseModel):
     """What every error says: a sentence, or one item per invalid field."""
 
-    detail: str | list[FieldProblem]
+    detail: str | list[FieldValueError]
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
