@@ -3,9 +3,10 @@
 ``ensure_demo_household`` fills an empty journal with "Demo home": Alex the nursing
 parent, Sam the partner and Jo the grandparent (who may only look), their child and a
 few weeks of history, so that the app has something to show the moment it opens. The
-history is the journal bench's generated household (``letdown.bench.journal``) at the
-rates its functions give (10 feeds a day at first, 8 pump sessions, bags kept and used),
-with most pump sessions from letdown and the rest from a hand pump. It is written
+history is the generated two-year household (``letdown.journal.sample``, which the
+journal bench also times) at the rates its functions give (10 feeds a day at first, 8
+pump sessions, bags kept and used), with most pump sessions from letdown and the rest
+from a hand pump. It is written
 through the ``Book`` API on an engine that does not wait for the disk at each commit, as
 the bench loads its history, so four weeks take seconds.
 
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from letdown.bench.journal import (
+from letdown.journal.sample import (
     CHILD,
     DAYS,
     AddStep,
