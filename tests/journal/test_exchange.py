@@ -511,7 +511,7 @@ def test_a_bad_csv_row_imports_nothing_and_says_where(
 
     message = str(caught.value)
     assert message.startswith(f"row {number} (entry {exported.uids['pump']}): ")
-    assert "sides.left.volume_ml: Input should be greater than or equal to 0" in message
+    assert "left amount: must be at least 0 mL" in message
     assert scratch.household_names() == []
 
 
@@ -529,7 +529,7 @@ def test_a_bad_json_entry_imports_nothing_and_says_where(
         import_file(scratch, "json", broken)
 
     assert str(caught.value).startswith(
-        f"entries[{index}] (entry {uid}): amount_ml: Input should be greater than 0"
+        f"entries[{index}] (entry {uid}): amount: must be more than 0 mL"
     )
     assert scratch.household_names() == []
 

@@ -238,11 +238,11 @@ def test_an_unknown_child_or_bag_in_a_body_is_422(client: TestClient) -> None:
 
 
 INVALID_EDITS = [
-    ({"end_at": "2000-01-01T00:00:00Z"}, "is before start_at"),
+    ({"end_at": "2000-01-01T00:00:00Z"}, "is before the start"),
     ({"kind": "care"}, "cannot change kind"),
-    ({"sides": {"middle": {"volume_ml": 10}}}, "sides.middle"),
+    ({"sides": {"middle": {"volume_ml": 10}}}, "sides (middle)"),
     ({"sides": None}, "sides"),
-    ({"start_at": "2024-05-01T08:00:00"}, "start_at"),
+    ({"start_at": "2024-05-01T08:00:00"}, "start: needs its offset"),
     ({}, "at least one field"),
     ({"colour": "blue"}, "colour"),
 ]

@@ -445,7 +445,9 @@ _PYDANTIC_WORDS: tuple[tuple[str, str], ...] = (
 
 def field_words(where: str) -> str:
     """``sides.left.volume_ml`` as "left amount"; ``leftover_ml`` as "left over"."""
-    parts = where.split(".")
+    parts = [part for part in where.split(".") if not part.isdigit()]
+    if "[key]" in parts:
+        return f"{parts[0]} ({parts[-2]})" if len(parts) > 2 else parts[0]
     word, _ = FIELD_WORDS.get(parts[-1], (parts[-1].replace("_", " "), ""))
     sides = [part for part in parts[:-1] if part in SIDE_NAMES]
     return " ".join([*sides, word])
@@ -478,10 +480,11 @@ def field_errors(error: PydanticValidationError) -> dict[str, str]:
 
 def describe_error(error: PydanticValidationError) -> str:
     """One line per problem, naming the field in the user's words: what the CLI and API show."""
-    return "; ".join(
+    lines = [
         message if where == "_record" else f"{field_words(where)}: {message}"
         for where, message in field_errors(error).items()
-    )
+    ]
+    return "; ".join(dict.fromkeys(lines))
 
 
 def parse_record(data: dict[str, Any]) -> Record:

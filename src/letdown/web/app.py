@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from letdown import __version__
 from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
 from letdown.journal import Accounts, Journal, NotAllowedError
-from letdown.journal.records import describe_error
+from letdown.journal.records import FieldValueError, describe_error
 from letdown.web import account_pages, api, auth, pages, pump
 from letdown.web.deps import LoginLimiter
 from letdown.web.live import LiveHub
@@ -102,7 +104,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unreadable(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {
-                "loc": list(error.get("loc", ())),
+                "loc": [*error.get("loc", ()), *_field_of(error)],
                 "msg": str(error.get("msg", "")).removeprefix("Value error, "),
                 "type": error.get("type", ""),
             }
@@ -117,3 +119,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None)
         )
+
+
+def _field_of(error: Any) -> list[str]:
+    """The field a check across fields found wrong (``FieldValueError``), as more loc."""
+    cause = (error.get("ctx") or {}).get("error")
+    return cause.field.split(".") if isinstance(cause, FieldValueError) else []

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
-class FieldValueError(BaseModel):
+class FieldProblem(BaseModel):
     loc: list[str | int] = Field(description="where: body, query or path, then the field")
     msg: str
     type: str
@@ -16,7 +16,7 @@ class FieldValueError(BaseModel):
 class Problem(BaseModel):
     """What every error says: a sentence, or one item per invalid field."""
 
-    detail: str | list[FieldValueError]
+    detail: str | list[FieldProblem]
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
