@@ -758,7 +758,7 @@ def test_babybuddy_import_from_the_command_line(home: Household, tmp_path: Path)
                     },
                 ],
             }
-        ),  # fmt: skip
+        ),
         encoding="utf-8",
     )
     refused = home.refused("import", "babybuddy", str(api))

@@ -114,7 +114,7 @@ def by_note(book: Book) -> dict[str, StoredEntry]:
     found: dict[str, StoredEntry] = {}
     for entry in book.history():
         notes: str = getattr(entry.record, "notes", "")
-        label = notes.rsplit("Baby Buddy ", 1)[-1].split(" from ")[0]
+        label = notes.rsplit("Baby Buddy ", 1)[-1].split(" from ", maxsplit=1)[0]
         found[label] = entry
     return found
 
@@ -507,7 +507,7 @@ def test_two_baby_buddy_children_are_never_merged_into_one(home: Book, tmp_path:
         import_babybuddy(home, path)
     with pytest.raises(InvalidEntryError, match="would all become Robin"):
         import_babybuddy(home, path, options=Options(children={"1": "Robin", "2": "Robin"}))
-    with pytest.raises(NotFoundError, match="no child named 'Sam'.*--create-children"):
+    with pytest.raises(NotFoundError, match=r"no child named 'Sam'.*--create-children"):
         import_babybuddy(home, path, options=Options(children={"1": "Robin", "2": "Sam"}))
     assert home.history() == []
 

@@ -220,7 +220,11 @@ def test_each_edit_is_a_new_version_that_keeps_the_one_before(book: Book) -> Non
     [
         ({"colour": "white"}, InvalidEntryError, "colour: is not a field of this kind of entry"),
         ({"kind": "care"}, InvalidEntryError, "kind: an entry cannot change kind"),
-        ({"end_at": "2026-03-10T07:00:00+00:00"}, InvalidEntryError, r"end: the end \(.*\) is before the start"),
+        (
+            {"end_at": "2026-03-10T07:00:00+00:00"},
+            InvalidEntryError,
+            r"end: the end \(.*\) is before the start",
+        ),
         ({"start_at": "2026-03-10T08:00:00"}, InvalidEntryError, "start: needs its offset"),
         ({"sides": {"left": {"duration_s": 60, "pain": 11}}}, InvalidEntryError, "pain"),
         ({"child": "Kim"}, NotFoundError, "no child named 'Kim'"),

@@ -597,6 +597,25 @@ def test_charts_are_inline_svg_without_scripts(alex: Member, book: Book) -> None
     assert "180 mmHg" in page  # a tooltip value
 
 
+def test_a_session_with_only_its_total_counts_and_shows_as_total(
+    alex: Member, book: Book
+) -> None:
+    """Baby Buddy's sessions keep one amount: neither side's, but in every total."""
+    book.add(pump_session(timedelta(hours=2), 60, 55))
+    start = now() - timedelta(hours=1)
+    book.add(
+        PumpSession(
+            start_at=start, end_at=start + timedelta(minutes=20), total_ml=90, device="Baby Buddy"
+        )
+    )
+    summary = book.summary(now() - timedelta(hours=24))
+    assert summary.pumped_ml == {"left": 60, "right": 55}
+    assert summary.pumped_total_ml == 205
+    page = alex.get("/charts").text
+    assert "total (no sides)" in page
+    assert "90 mL in 20 min (Baby Buddy): total only, no sides" in alex.get("/history").text
+
+
 def test_charts_without_sessions_say_so(alex: Member, book: Book) -> None:
     page = alex.get("/charts").text
     assert "No pump sessions in these days." in page and "No comfort ceilings yet." in page

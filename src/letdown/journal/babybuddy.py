@@ -393,12 +393,12 @@ class _Import:
             which, _, bb_id = candidate.label.partition(" ")
             if known.get((which, bb_id)):
                 beside.append(candidate.label)
-            name = getattr(candidate.record, "child", None)
+            child_name: str | None = getattr(candidate.record, "child", None)
             add_entry_row(
                 self.session,
                 household_id=household.id,
                 member_id=self.book.member.id,
-                child_id=None if name is None else children[name],
+                child_id=None if child_name is None else children[child_name],
                 uid=candidate.uid,
                 record=candidate.record,
                 at=now,

@@ -137,7 +137,9 @@ def _config() -> pygal.Config:
 def daily_output(sessions: Sequence[PumpSession], first: date, last: date, scale: Scale) -> str:
     """Milk pumped per local day, each side stacked on the other (bars); "" with none."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    totals = {side: dict.fromkeys(days, 0.0) for side in (*SIDE_NAMES, "total")}
+    totals: dict[str, dict[date, float]] = {
+        side: dict.fromkeys(days, 0.0) for side in (*SIDE_NAMES, "total")
+    }
     for session in sessions:
         day = session.start_at.astimezone(scale.zone).date()
         if day in totals["left"]:
@@ -156,9 +158,9 @@ def daily_output(sessions: Sequence[PumpSession], first: date, last: date, scale
         x_labels_major_every=max(1, math.ceil(len(days) / MAX_X_LABELS)),
     )
     chart.x_labels = [day.strftime("%d %b") for day in days]
-    for side in totals:
-        name = "total (no sides)" if side == "total" else scale.side(side)
-        chart.add(name, [scale.figure(totals[side][day]) for day in days])
+    for series, per_day in totals.items():
+        name = "total (no sides)" if series == "total" else scale.side(series)
+        chart.add(name, [scale.figure(per_day[day]) for day in days])
     return _render(chart)
 
 

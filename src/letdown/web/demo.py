@@ -28,16 +28,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from letdown.journal.sample import (
-    CHILD,
-    DAYS,
-    AddStep,
-    Step,
-    Writer,
-    entries_per_day,
-    fast_engine,
-    plan_household,
-)
 from letdown.errors import LetdownError
 from letdown.journal import (
     Accounts,
@@ -52,6 +42,16 @@ from letdown.journal import (
 )
 from letdown.journal.accounts import Account
 from letdown.journal.records import check_zone, now_utc
+from letdown.journal.sample import (
+    CHILD,
+    DAYS,
+    AddStep,
+    Step,
+    Writer,
+    entries_per_day,
+    fast_engine,
+    plan_household,
+)
 from letdown.pump.session import LETDOWN
 from letdown.recording import DEVICE_NAME
 from letdown.twin.cohort import generate_cohort
