@@ -597,9 +597,7 @@ def test_charts_are_inline_svg_without_scripts(alex: Member, book: Book) -> None
     assert "180 mmHg" in page  # a tooltip value
 
 
-def test_a_session_with_only_its_total_counts_and_shows_as_total(
-    alex: Member, book: Book
-) -> None:
+def test_a_session_with_only_its_total_counts_and_shows_as_total(alex: Member, book: Book) -> None:
     """Baby Buddy's sessions keep one amount: neither side's, but in every total."""
     book.add(pump_session(timedelta(hours=2), 60, 55))
     start = now() - timedelta(hours=1)
