@@ -189,6 +189,14 @@ def test_every_page_renders_for_a_member(alex: Member, book: Book, path: str) ->
     assert "breast" not in page.text.lower(), "the household chose the word chest"
 
 
+def test_the_favicon_is_there_for_every_page(site: FastAPI, alex: Member) -> None:
+    icon = TestClient(site).get("/favicon.ico")  # asked before any login
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert '<link rel="icon" href="/favicon.ico"' in alex.get("/").text
+
+
 def test_a_browser_that_is_not_logged_in_goes_to_the_login_page(
     site: FastAPI, alex: Member
 ) -> None:
@@ -595,6 +603,8 @@ def test_charts_are_inline_svg_without_scripts(alex: Member, book: Book) -> None
     assert "<?xml" not in page
     assert "Left chest" in page and "2 pump sessions" in page
     assert "180 mmHg" in page  # a tooltip value
+    comfort = page.split("<svg")[3]
+    assert ">mmHg</text>" not in comfort  # no axis title over the "180 mmHg" tick labels
 
 
 def test_a_session_with_only_its_total_counts_and_shows_as_total(alex: Member, book: Book) -> None:

@@ -127,6 +127,8 @@ class SideView:
     level_mmhg: float
     ceiling_mmhg: float
     learning: bool
+    peak_mmhg: float | None = None
+    """The highest vacuum of the last full cycle: steady where ``vacuum_mmhg`` swings."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +332,7 @@ class PumpSession:
                     0.0 if comfort is None else comfort.level_mmhg,
                     0.0 if comfort is None else comfort.ceiling_mmhg,
                     comfort is not None and comfort.searching,
+                    self._trackers[index].last_peak_mmhg or None,
                 )
             )
         return Snapshot(
@@ -542,6 +545,8 @@ class PumpSession:
                 self.machine.send(Event.RESUME, now_s)
         elif command.side is not None and command.side in self._comfort:
             if kind is CommandKind.TOO_MUCH:
+                # A phone's "too much" counts in the record like the pump's own button.
+                self._presses.append((PressKind.TOO_MUCH.value, command.side.value, now_s))
                 self._on_press(PressKind.TOO_MUCH, command.side, now_s)
             elif kind is CommandKind.LEVEL:
                 self._comfort[command.side].nudge(now_s, command.delta_mmhg)

@@ -220,7 +220,9 @@ def comfort_ceilings(sessions: Sequence[PumpSession], scale: Scale) -> str:
         ]
         for side in SIDE_NAMES
     }
-    return _over_time("mmHg", series, _mmhg)
+    # No axis title: each tick says "150 mmHg" already, and a rotated title beside labels
+    # that long overlapped them on a phone.
+    return _over_time("", series, _mmhg)
 
 
 __all__ = ["Scale", "comfort_ceilings", "daily_output", "session_volumes"]
