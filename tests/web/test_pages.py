@@ -661,8 +661,18 @@ def test_a_viewer_cannot_post(viewer: Member, book: Book, path: str, data: dict[
     bag = book.stash_add(100, expressed_at=now(), location=Location.FRIDGE)
     refused = viewer.post(path.format(entry=entry.id, bag=bag.code), data)
     assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("text/html"), "a page, not raw JSON"
+    assert "can see the household&#39;s journal but not change it" in refused.text
     assert len(book.history()) == 1 and book.get(entry.id).version == 1
     assert book.bag(bag.code).status == "stored" and len(book.children()) == 1
+
+
+def test_a_viewers_dashboard_offers_nothing_they_cannot_do(viewer: Member, book: Book) -> None:
+    book.stash_add(100, expressed_at=now() - timedelta(days=10), location=Location.FRIDGE)
+    page = viewer.get("/").text
+    assert "Start pumping" not in page
+    assert "discard it" not in page
+    assert "do not feed it" in page
 
 
 # --- the theme -------------------------------------------------------------------------

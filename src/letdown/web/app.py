@@ -23,6 +23,7 @@ from letdown.web.deps import LoginLimiter
 from letdown.web.live import LiveHub
 from letdown.web.problems import errors
 from letdown.web.settings import Settings
+from letdown.web.templating import render
 
 STATIC = Path(__file__).parent / "static"
 
@@ -94,6 +95,33 @@ def _wants_html(request: Request) -> bool:
     )
 
 
+def _posted_from_a_page(request: Request) -> bool:
+    """A form a browser posted (not the API, not a script asking for JSON)."""
+    if request.url.path.startswith("/api/"):
+        return False
+    kind = request.headers.get("content-type", "")
+    return _wants_html(request) or kind.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    )
+
+
+def _refusal(detail: str) -> str:
+    if detail.endswith(" is a viewer"):
+        who = detail.removesuffix(" is a viewer")
+        return (
+            f"{who} can see the household's journal but not change it (a viewer). A nursing "
+            "parent or partner of the household can give another role."
+        )
+    if "CSRF" in detail:
+        return "This form was too old or came from another page: open the page again and resend."
+    return detail
+
+
+def _same_site_referer(request: Request) -> str:
+    referer = request.headers.get("referer", "")
+    return referer if referer.startswith(str(request.base_url)) else "/"
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     """Every error is JSON that says what is wrong; a browser that is not logged in goes to
     the login page."""
@@ -121,6 +149,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == status.HTTP_401_UNAUTHORIZED and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status.HTTP_303_SEE_OTHER)
+        if exc.status_code == status.HTTP_403_FORBIDDEN and _posted_from_a_page(request):
+            return render(
+                request,
+                "refused.html",
+                status_code=exc.status_code,
+                message=_refusal(str(exc.detail)),
+                back=_same_site_referer(request),
+            )
         return JSONResponse(
             {"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None)
         )
