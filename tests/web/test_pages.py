@@ -332,6 +332,31 @@ def test_the_bottle_form_draws_from_the_bags_chosen(alex: Member, book: Book) ->
     assert book.bag(second.code).remaining_ml == pytest.approx(100 - (4 * 29.5735 - 60))
 
 
+def test_the_bottle_form_takes_the_use_next_bags_in_one_tap(alex: Member, book: Book) -> None:
+    """Forty bags in the stash must not push "Add bottle" off a phone's screen."""
+    codes = [
+        book.stash_add(
+            30, expressed_at=now() - timedelta(hours=40 - n), location=Location.FRIDGE
+        ).code
+        for n in range(40)
+    ]
+    page = alex.get("/journal").text
+    form = page[page.index('action="/journal/bottle"') :]
+    form = form[: form.index("</form>")]
+    before_others = form[: form.index('<details class="other-bags"')]
+    assert 'name="bags_next"' in before_others
+    assert f"<b>{codes[0]}</b>" in before_others and f"<b>{codes[2]}</b>" not in before_others
+    assert 'name="bags"' not in before_others, "the other bags wait behind one tap"
+
+    alex.post("/journal/bottle", {"amount": "70ml", "bags_next": "on"})
+    (entry,) = book.history()
+    assert [(use.bag, use.volume_ml) for use in entry.record.bags] == [  # type: ignore[union-attr]
+        (codes[0], 30.0),
+        (codes[1], 30.0),
+        (codes[2], 10.0),
+    ]
+
+
 def test_the_care_and_symptom_forms(alex: Member, book: Book) -> None:
     alex.post("/journal/care", {"care": "cold-compress", "side": "left", "notes": "after feed"})
     alex.post(

@@ -508,8 +508,15 @@ def _symptom_sides(reader: Reader) -> dict[str, dict[str, Any]]:
 def _bag_draws(
     reader: Reader, amount_ml: float | None, usable: list[BagView]
 ) -> list[dict[str, Any]]:
-    """What each chosen bag gives, soonest to expire first, until the bottle is full."""
+    """What each chosen bag gives, soonest to expire first, until the bottle is full.
+
+    "Use next" (``bags_next``) takes the use-next bags in order, as many as the bottle
+    needs: one tap, where ticking bags one by one is for choosing others.
+    """
     chosen = {code.upper() for code in reader.many("bags")}
+    auto = reader.flag("bags_next") and not chosen
+    if auto:
+        chosen = {bag.code for bag in usable}
     if not chosen or amount_ml is None:
         return []
     known = {bag.code for bag in usable}
@@ -521,7 +528,8 @@ def _bag_draws(
         if bag.code not in chosen:
             continue
         if left_ml <= 0:
-            reader.fail("bags", f"the bottle is full before bag {bag.code}: leave it unticked")
+            if not auto:
+                reader.fail("bags", f"the bottle is full before bag {bag.code}: leave it unticked")
             break
         take_ml = min(bag.remaining_ml, left_ml)
         draws.append({"bag": bag.code, "volume_ml": take_ml})
