@@ -289,11 +289,11 @@ def test_a_live_session_is_eased_and_lands_in_history(page: Any, shots: Path) ->
     assert page.locator("#too-much-left").bounding_box() == where
     page.evaluate("() => { document.querySelector('#nearly-done').hidden = true; }")
     # The big number is each cycle's peak: it holds still between frames.
-    values = set()
-    for _ in range(5):
-        values.add(page.text_content("#gauge-left .gauge-value"))
+    values = []
+    for _ in range(8):
+        values.append(float(page.text_content("#gauge-left .gauge-value") or "nan"))
         page.wait_for_timeout(60)
-    assert len(values) <= 2, f"the big number jumps: {sorted(values)}"
+    assert max(values) - min(values) <= 10, f"the big number jumps: {values}"
 
     page.click("#pause")
     page.wait_for_function("() => document.querySelector('#phase').textContent === 'Paused'")
