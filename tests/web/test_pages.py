@@ -711,3 +711,23 @@ def test_the_light_theme_is_kept_in_a_cookie(alex: Member) -> None:
         "/theme", data={"theme": "dark", "next": "//evil.example"}, follow_redirects=False
     )
     assert off_site.headers["location"] == "/"
+
+
+def test_a_child_is_corrected_or_removed_on_the_journal_page(alex: Member, book: Book) -> None:
+    before = [child.name for child in book.children()]
+    (first,) = before[:1]
+    refused = alex.post(
+        "/journal/child-edit",
+        {"was": first, "name": first, "birth_date": "3000-01-01", "action": "save"},
+    )
+    assert refused.status_code == 422
+    assert "3000-01-01 is in the future" in refused.text
+    alex.post(
+        "/journal/child-edit",
+        {"was": first, "name": "Robyn", "birth_date": "2026-09-02", "action": "save"},
+    )
+    assert book.children()[0].name == "Robyn"
+    assert str(book.children()[0].birth_date) == "2026-09-02"
+    alex.post("/journal/child", {"name": "Kim"})
+    alex.post("/journal/child-edit", {"was": "Kim", "action": "remove"})
+    assert [child.name for child in book.children()] == ["Robyn", *before[1:]]

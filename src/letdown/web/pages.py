@@ -642,7 +642,7 @@ def theme(
 
 # --- the quick log ---------------------------------------------------------------------
 
-JOURNAL_FORMS = ("nurse", "pump", "bottle", "care", "symptom", "child")
+JOURNAL_FORMS = ("nurse", "pump", "bottle", "care", "symptom", "child", "child-edit")
 
 
 def _journal(
@@ -827,6 +827,21 @@ def _write_child(reader: Reader, book: Book) -> str:
     return f"{info.name} added."
 
 
+def _edit_child(reader: Reader, book: Book) -> str:
+    """Correct a child's name or birth date, or remove one added by mistake."""
+    was = reader.text("was")
+    if reader.text("action") == "remove":
+        book.remove_child(was)
+        return f"{was} removed."
+    born = reader.text("birth_date") or None
+    try:
+        info = validate(ChildInfo, {"name": reader.text("name"), "birth_date": born})
+    except InvalidEntryError as exc:
+        raise FormError(form_errors(exc.fields, str(exc))) from None
+    book.edit_child(was, info)
+    return f"{info.name} corrected."
+
+
 QUICK_LOG: dict[str, Write] = {
     "nurse": _write_nurse,
     "pump": _write_pump,
@@ -834,6 +849,7 @@ QUICK_LOG: dict[str, Write] = {
     "care": _write_care,
     "symptom": _write_symptom,
     "child": _write_child,
+    "child-edit": _edit_child,
 }
 
 
