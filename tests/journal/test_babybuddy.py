@@ -585,3 +585,17 @@ def test_admin_tag_ids_become_names_with_the_tag_export(home: Book, tmp_path: Pa
         home, write(tmp_path, "f.csv", NEW_YORK_CSV), options=Options(tags=tags, zone="UTC")
     )
     assert "tags: night, sleepy" in by_note(home)["feeding 5"].record.notes
+
+
+@needs_samples
+def test_the_same_rows_read_in_another_zone_are_not_imported_twice(tmp_path: Path) -> None:
+    """The admin CSV read in the wrong zone, then the API's page of the same rows."""
+    with fast_journal(tmp_path / "zones.sqlite") as journal:
+        book = _household(journal, "Anchors", "America/New_York")
+        import_babybuddy(book, SAMPLES / "pumping.csv")  # the server ran in UTC, in fact
+        before = len(book.history())
+        report = import_babybuddy(book, SAMPLES / "api-pumping.json")
+        assert report.added == {}
+        assert len(book.history()) == before
+        assert all("the same row read in another zone" in line for line in report.skipped)
+        assert "5 h later" in report.skipped[0] and "--zone" in report.skipped[0]

@@ -390,6 +390,17 @@ class _Import:
                 self.report.skipped.append(f"{candidate.label}: imported already")
                 again += 1
                 continue
+            shifted = self._shifted(candidate, known)
+            if shifted is not None:
+                entry, shift_h = shifted
+                self.report.skipped.append(
+                    f"{candidate.label}: imported before as entry #{entry.id}, at a time {abs(shift_h):g} h "
+                    f"{'earlier' if shift_h > 0 else 'later'}: the same row read in another "
+                    "zone. Not imported again; if that entry is misplaced, delete the earlier "
+                    "import and import again with the right --zone"
+                )
+                again += 1
+                continue
             which, _, bb_id = candidate.label.partition(" ")
             if known.get((which, bb_id)):
                 beside.append(candidate.label)
@@ -473,6 +484,32 @@ class _Import:
                 and _close(entry.volume_ml, _volume(record.model_dump(mode="json")))
             ):
                 return entry
+        return None
+
+    def _shifted(
+        self, candidate: _Candidate, known: dict[tuple[str, str], list[_Known]]
+    ) -> tuple[_Known, float] | None:
+        """An entry imported before from this row read in another zone: the same id, kind,
+        length and amount, whole hours apart. Two installs do not agree on all of that."""
+        which, _, bb_id = candidate.label.partition(" ")
+        record = candidate.record
+        end = record.end_time()
+        for entry in known.get((which, bb_id), []):
+            shift_h = (record.start_at - entry.start_at).total_seconds() / 3600
+            if (
+                entry.kind == record.kind
+                and shift_h != 0
+                and shift_h == round(shift_h)
+                and abs(shift_h) <= 14
+                and (end is None) == (entry.end_at is None)
+                and (
+                    end is None
+                    or entry.end_at is None
+                    or end - record.start_at == entry.end_at - entry.start_at
+                )
+                and _close(entry.volume_ml, _volume(record.model_dump(mode="json")))
+            ):
+                return entry, shift_h
         return None
 
     def _explain(self) -> None:
