@@ -394,8 +394,9 @@ class _Import:
             if shifted is not None:
                 entry, shift_h = shifted
                 self.report.skipped.append(
-                    f"{candidate.label}: imported before as entry #{entry.id}, at a time {abs(shift_h):g} h "
-                    f"{'earlier' if shift_h > 0 else 'later'}: the same row read in another "
+                    f"{candidate.label}: imported before as entry #{entry.id}, at a time "
+                    f"{abs(shift_h):g} h {'earlier' if shift_h > 0 else 'later'}: the same row "
+                    "read in another "
                     "zone. Not imported again; if that entry is misplaced, delete the earlier "
                     "import and import again with the right --zone"
                 )
