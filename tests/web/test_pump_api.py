@@ -109,6 +109,7 @@ def test_start_runs_a_session_and_a_second_start_is_refused(
             "level_mmhg",
             "ceiling_mmhg",
             "learning",
+            "peak_mmhg",
         }
         assert state[side]["learning"] is True  # no ceilings known yet: they are learned
     again = client.post(f"{PUMP}/start", json={})
