@@ -31,6 +31,7 @@ from letdown.journal import (
     Word,
 )
 from letdown.journal.book import RevisionView
+from letdown.journal.plausible import concerns
 from letdown.journal.records import MAX_VOLUME_ML, RecordKind
 from letdown.web.deps import BookDep, WriterBookDep
 from letdown.web.problems import errors as _errors
@@ -172,8 +173,27 @@ def list_entries(
 
 
 @entries.post("", status_code=status.HTTP_201_CREATED, responses=ADD_ERRORS)
-def add_entry(book: WriterBookDep, record: Annotated[EntryRecord, Body()]) -> EntryOut:
+def add_entry(
+    book: WriterBookDep,
+    record: Annotated[EntryRecord, Body()],
+    confirm: Annotated[
+        bool,
+        Query(
+            description="write it although a figure looks implausible (the 422 without it "
+            "names the figure); what cannot be is refused all the same"
+        ),
+    ] = False,
+) -> EntryOut:
     """Write down a record; a bottle from stash bags draws them down."""
+    child = getattr(record, "child", None)
+    born = next((c.birth_date for c in book.children() if c.name == child), None)
+    found = concerns(record, now=datetime.now(UTC), birth_date=born)
+    if [c for c in found if c.refuses] or (found and not confirm):
+        worst = [c for c in found if c.refuses] or found
+        hint = "" if worst[0].refuses else " (send ?confirm=true if it is right)"
+        raise InvalidEntryError(
+            "; ".join(c.message for c in worst) + hint, fields={c.field: c.message for c in worst}
+        )
     with _names_in_body():
         return entry_out(book.add(record))
 
