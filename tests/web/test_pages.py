@@ -646,6 +646,8 @@ def test_a_session_with_only_its_total_counts_and_shows_as_total(alex: Member, b
     assert summary.pumped_total_ml == 205
     page = alex.get("/charts").text
     assert "total (no sides)" in page
+    dashboard = alex.get("/").text
+    assert "<dt>Total (no sides)</dt><dd>90 mL</dd>" in dashboard
     assert "90 mL in 20 min (Baby Buddy): total only, no sides" in alex.get("/history").text
 
 
