@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
@@ -467,6 +468,21 @@ def test_a_form_without_the_csrf_token_is_refused(alex: Member, book: Book) -> N
 
 
 # --- the stash -------------------------------------------------------------------------
+
+
+def test_a_bag_past_its_use_by_is_added_with_a_warning_and_shown_apart(
+    alex: Member, book: Book
+) -> None:
+    book.stash_add(120, expressed_at=now() - timedelta(hours=2), location=Location.FRIDGE)
+    expressed = (now() - timedelta(days=10)).astimezone(ZoneInfo(book.household.time_zone))
+    page = alex.post(
+        "/stash/add",
+        {"amount": "100", "location": "fridge", "expressed": f"{expressed:%Y-%m-%dT%H:%M}"},
+    )
+    (kind, text) = FLASH.findall(page.text)[0]
+    assert kind == "warn" and "past its use-by" in html.unescape(text)
+    assert "1 bag, 120 mL still good" in page.text
+    assert "1 bag past its use-by (100 mL, not counted above)" in page.text
 
 
 def test_the_stash_lists_bags_in_use_next_order_with_their_colour(alex: Member, book: Book) -> None:
