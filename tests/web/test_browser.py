@@ -314,6 +314,15 @@ def test_a_live_session_is_eased_and_lands_in_history(page: Any, shots: Path) ->
         page.wait_for_url("**/live")
     page.click("#stop")
     page.wait_for_function("() => !document.querySelector('#start').disabled")
+    page.locator("#saved").wait_for(state="visible")
+    saved = page.inner_text("#saved")
+    assert re.search(r"Saved in the journal: \d+ mL in \d+ min( \d+ s)?;", saved), saved
+    # Someone opening the page later sees the last session as history, not as news.
+    page.clock.set_fixed_time(datetime.now(UTC) + timedelta(minutes=10))
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#phase').textContent === 'Ready'")
+    assert page.inner_text("#saved").startswith("The last session, ended ")
+    assert page.inner_text("#elapsed") == "00:00"
 
     page.goto("/history?kind=pump")
     sessions = page.locator(".entry.kind-pump")
