@@ -323,6 +323,20 @@ def test_a_live_session_is_eased_and_lands_in_history(page: Any, shots: Path) ->
     page.wait_for_function("() => document.querySelector('#phase').textContent === 'Ready'")
     assert page.inner_text("#saved").startswith("The last session, ended ")
     assert page.inner_text("#elapsed") == "00:00"
+    # In the light theme the banner is light, and the disabled Stop and Pause look alike.
+    page.click("[data-theme-toggle]")
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'light'")
+    page.locator("#saved").wait_for(state="visible")
+    looks = page.evaluate(
+        """() => Object.fromEntries(['saved', 'stop', 'pause'].map((id) => {
+            const style = getComputedStyle(document.getElementById(id));
+            return [id, [style.backgroundColor, style.color, style.opacity]];
+        }))"""
+    )
+    red, green, blue = map(int, re.findall(r"\d+", looks["saved"][0])[:3])
+    assert min(red, green, blue) > 180, f"a dark banner on the light theme: {looks['saved']}"
+    assert looks["stop"] == looks["pause"], looks
+    page.click("[data-theme-toggle]")
 
     page.goto("/history?kind=pump")
     sessions = page.locator(".entry.kind-pump")
