@@ -786,3 +786,32 @@ def test_any_records_come_back_exactly(tmp_path: Path) -> None:
             assert [e.record for e in copied.history()] == [e.record for e in book.history()]
 
         round_trip()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_total_only_session_and_a_bottle_of_unknown_amount_travel_in_both_formats(
+    tmp_path: Path, fmt: Fmt
+) -> None:
+    with fast_journal(tmp_path / "from.sqlite") as journal:
+        book = new_household(journal)
+        book.add(
+            PumpSession(
+                start_at=T0,
+                end_at=T0 + timedelta(minutes=18),
+                total_ml=96.0,
+                device="Baby Buddy import",
+            )
+        )
+        book.add(
+            BottleFeed(
+                start_at=T0 + timedelta(hours=1),
+                end_at=T0 + timedelta(hours=1, minutes=15),
+                child="Robin",
+            )
+        )
+        path = export(book, fmt, tmp_path / f"out.{fmt}")
+        written = [entry.record for entry in book.history()]
+    with fast_journal(tmp_path / "to.sqlite") as journal:
+        report = import_file(journal, fmt, path)
+        assert report.added["pump"] == 1 and report.added["bottle"] == 1
+        assert [entry.record for entry in journal.book("Home").history()] == written

@@ -301,7 +301,7 @@ class BottleFeed(_Timed):
 
     kind: Literal["bottle"] = "bottle"
     child: Annotated[str, Field(min_length=1)]
-    amount_ml: Annotated[float, Field(gt=0, le=MAX_VOLUME_ML, allow_inf_nan=False)] | None
+    amount_ml: Annotated[float, Field(gt=0, le=MAX_VOLUME_ML, allow_inf_nan=False)] | None = None
     end_at: UtcTime | None = None
     content: BottleContent = BottleContent.EXPRESSED
     bags: tuple[BagUse, ...] = ()
