@@ -109,6 +109,7 @@ def test_start_runs_a_session_and_a_second_start_is_refused(
             "level_mmhg",
             "ceiling_mmhg",
             "learning",
+            "peak_mmhg",
         }
         assert state[side]["learning"] is True  # no ceilings known yet: they are learned
     again = client.post(f"{PUMP}/start", json={})
@@ -173,6 +174,21 @@ def test_pause_and_resume(app: FastAPI, client: TestClient, hub: LiveHub) -> Non
     wait_for(client, lambda s: s["elapsed_s"] > 1.0)
     assert command(client, "pause").json()["state"]["state"] == "paused"
     assert command(client, "resume").json()["state"]["state"] in {"stimulation", "expression"}
+
+
+def test_too_much_from_a_phone_counts_in_the_session_and_the_peak_is_steady(
+    app: FastAPI, client: TestClient, hub: LiveHub
+) -> None:
+    remember_ceilings(app, 150.0, 160.0)
+    client.post(f"{PUMP}/start", json={})
+    running = wait_for(client, lambda s: s["elapsed_s"] > 3.0)
+    peak = running["left"]["peak_mmhg"]
+    assert peak is not None and 0 < peak <= 150.0 + 20
+    command(client, "too_much", "left")
+    client.post(f"{PUMP}/stop")
+    ended = wait_for(client, lambda s: not s["running"])
+    entry = app.state.journal.book(household="Home").get(ended["journal_entry_id"])
+    assert entry.record.presses == 1
 
 
 def test_a_viewer_watches_but_every_command_is_refused(

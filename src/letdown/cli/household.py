@@ -56,7 +56,7 @@ def household_init(
     """
     from letdown.journal.records import HouseholdInfo, MemberInfo, Role, Units, Word, validate
 
-    with _open_journal(db_url) as journal:
+    with _open_journal(db_url, create=True) as journal:
         units_name = {"oz": "floz", "fl oz": "floz", "fl-oz": "floz", "ml": "ml"}.get(
             units.strip().lower(), units
         )
@@ -181,19 +181,47 @@ def _date(text: str, what: str) -> date:
 def household_child(
     name: Annotated[str, typer.Argument(help="The child's name.")],
     born: Annotated[str | None, _opt("--born", help="Birth date, e.g. 2026-09-01.")] = None,
+    rename: Annotated[
+        str | None, _opt("--rename", help="Correct the name of a child already added.")
+    ] = None,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Remove a child added by mistake (no entries).")
+    ] = False,
     db_url: DbUrl = None,
     household: HouseholdName = None,
     as_member: MemberName = None,
 ) -> None:
-    """Add a child (feeds and bottles name one)."""
+    """Add a child (feeds and bottles name one), or correct or remove one."""
     from letdown.journal.records import ChildInfo, validate
 
     with _open_desk(db_url, household, as_member) as desk:
-        info = validate(
-            ChildInfo, {"name": name, "birth_date": None if born is None else _date(born, "born")}
-        )
+        place = desk.book.household.name
+        known = {child.name: child for child in desk.book.children()}
+        if remove:
+            desk.book.remove_child(name)
+            _say(f"removed child {name} from {place}")
+            return
+        birth = None if born is None else _date(born, "born")
+        if name in known:
+            if rename is None and born is None:
+                _say(f"{name} is a child of {place} already (--born or --rename to correct)")
+                return
+            info = validate(
+                ChildInfo,
+                {
+                    "name": rename or name,
+                    "birth_date": birth if born is not None else known[name].birth_date,
+                },
+            )
+            desk.book.edit_child(name, info)
+            shown = f", born {info.birth_date.isoformat()}" if info.birth_date else ""
+            _say(f"corrected child {info.name}{shown}")
+            return
+        if rename is not None:
+            desk.book.edit_child(name, validate(ChildInfo, {"name": rename}))  # says who is known
+        info = validate(ChildInfo, {"name": name, "birth_date": birth})
         desk.book.add_child(info)
-        _say(f"added child {info.name} to {desk.book.household.name}")
+        _say(f"added child {info.name} to {place}")
 
 
 @app.command("pregnancy")

@@ -45,8 +45,14 @@ class Coverage:
 
 def _intake_from_bottles(records: Sequence[Record], child: str, now: datetime) -> float | None:
     since = now - BOTTLE_WINDOW
+    # A bottle of unknown amount (imported from a tracker without one) tells nothing here.
     bottles = [
-        r for r in records if isinstance(r, BottleFeed) and r.child == child and r.start_at >= since
+        r
+        for r in records
+        if isinstance(r, BottleFeed)
+        and r.child == child
+        and r.start_at >= since
+        and r.amount_ml is not None
     ]
     if len(bottles) < MIN_BOTTLES:
         return None
@@ -62,7 +68,7 @@ def _intake_from_bottles(records: Sequence[Record], child: str, now: datetime) -
     ]
     if not gaps_h:
         return None
-    bottle_ml = median(r.amount_ml - r.leftover_ml for r in bottles)
+    bottle_ml = median((r.amount_ml or 0.0) - r.leftover_ml for r in bottles)
     return float(bottle_ml / median(gaps_h))
 
 

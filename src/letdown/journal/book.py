@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from letdown.errors import InvalidEntryError, JournalError, NotFoundError, StashRuleError
 from letdown.journal import db, schema
+from letdown.journal.plausible import birth_date_problem
 from letdown.journal.records import (
     KINDS,
     LABEL_ROUNDING_ML,
@@ -175,6 +176,8 @@ class Summary:
     until: datetime
     pump_sessions: int = 0
     pumped_ml: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIDE_NAMES, 0.0))
+    pumped_unsided_ml: float = 0.0
+    """Sessions that kept only their total (an import from Baby Buddy): no side's."""
     nurse_feeds: int = 0
     nursed_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIDE_NAMES, 0.0))
     bottles: int = 0
@@ -190,7 +193,7 @@ class Summary:
 
     @property
     def pumped_total_ml(self) -> float:
-        return sum(self.pumped_ml.values())
+        return sum(self.pumped_ml.values()) + self.pumped_unsided_ml
 
 
 RECENT_SPAN = timedelta(days=32)
@@ -351,18 +354,21 @@ def touch(session: Session, household_id: int) -> None:
 class Journal:
     """An open journal database. Closing it releases its connections."""
 
-    def __init__(self, engine: Engine) -> None:
-        db.check(engine)
+    def __init__(self, engine: Engine, *, create: bool = True) -> None:
+        db.check(engine, create=create)
         self.engine = engine
         self.recent = RecentCache()
         """What the web app's books share (others do not use it)."""
 
     @classmethod
-    def open(cls, url: str | None = None) -> Journal:
-        """Open the journal at ``url`` (default: ``LETDOWN_DB`` or the user's data folder)."""
-        engine = db.make_engine(url)
+    def open(cls, url: str | None = None, *, create: bool = True) -> Journal:
+        """Open the journal at ``url`` (default: ``LETDOWN_DB`` or the user's data folder).
+
+        Without ``create``, a database that holds no journal is refused (``NoJournalError``).
+        """
+        engine = db.make_engine(url, create=create)
         try:
-            return cls(engine)
+            return cls(engine, create=create)
         except BaseException:
             engine.dispose()
             raise
@@ -576,6 +582,7 @@ class Book:
             return [_member_view(row) for row in rows]
 
     def add_child(self, info: ChildInfo) -> ChildInfo:
+        _check_birth(info)
         with self.writing() as session:
             session.add(
                 schema.Child(
@@ -584,6 +591,45 @@ class Book:
             )
             _flush_unique(session, f"a child named {info.name!r} exists already")
             return info
+
+    def edit_child(self, name: str, info: ChildInfo) -> ChildInfo:
+        """Correct a child's name or birth date; entries follow a new name."""
+        _check_birth(info)
+        with self.writing() as session:
+            row = self._child_row(session, name)
+            if info.name != row.name:
+                for entry in session.scalars(select(schema.Entry).filter_by(child_id=row.id)):
+                    entry.data = {**entry.data, "child": info.name}
+            row.name = info.name
+            row.birth_date = info.birth_date
+            _flush_unique(session, f"a child named {info.name!r} exists already")
+            return info
+
+    def remove_child(self, name: str) -> None:
+        """Remove a child added by mistake: only one with no entries (those would be lost)."""
+        with self.writing() as session:
+            row = self._child_row(session, name)
+            count = session.scalar(
+                select(func.count())
+                .select_from(schema.Entry)
+                .filter_by(child_id=row.id, deleted_at=None)
+            )
+            if count:
+                raise InvalidEntryError(
+                    f"{name} has {count} entries: rename the child instead, or delete the "
+                    "entries first"
+                )
+            session.execute(update(schema.Entry).filter_by(child_id=row.id).values(child_id=None))
+            session.delete(row)
+
+    def _child_row(self, session: Session, name: str) -> schema.Child:
+        row = session.scalar(
+            select(schema.Child).filter_by(household_id=self.household.id, name=name)
+        )
+        if row is None:
+            known = ", ".join(child.name for child in self.children()) or "none yet"
+            raise NotFoundError(f"no child named {name!r} (children: {known})")
+        return row
 
     def children(self) -> list[ChildInfo]:
         with self._read() as session:
@@ -1304,6 +1350,7 @@ def _summarize(
     """Totals; without ``private`` (a member not chosen) no pain, symptom or care counts."""
     counts = dict.fromkeys(KINDS, 0)
     pumped_ml: dict[str, float] = dict.fromkeys(SIDE_NAMES, 0.0)
+    pumped_unsided_ml = 0.0
     nursed_s: dict[str, float] = dict.fromkeys(SIDE_NAMES, 0.0)
     bottle_ml = dict.fromkeys((content.value for content in BottleContent), 0.0)
     pains: dict[str, list[int]] = {side: [] for side in SIDE_NAMES}
@@ -1316,11 +1363,12 @@ def _summarize(
         if kind == "pump":
             for side, pumped in sides.items():
                 pumped_ml[side] += pumped["volume_ml"]
+            pumped_unsided_ml += data.get("total_ml") or 0.0
         elif kind == "nurse":
             for side, nursed in sides.items():
                 nursed_s[side] += nursed["duration_s"]
         elif kind == "bottle":
-            bottle_ml[data["content"]] += data["amount_ml"]
+            bottle_ml[data["content"]] += data.get("amount_ml") or 0.0
         elif kind == "symptom" and data.get("fever_c") is not None:
             fevers_c.append(data["fever_c"])
         if kind in ("nurse", "pump", "symptom") and (private or kind == "symptom"):
@@ -1332,6 +1380,7 @@ def _summarize(
         until=until,
         pump_sessions=counts["pump"],
         pumped_ml=pumped_ml,
+        pumped_unsided_ml=pumped_unsided_ml,
         nurse_feeds=counts["nurse"],
         nursed_s=nursed_s,
         bottles=counts["bottle"],
@@ -1356,6 +1405,12 @@ def _keep_pain(record: Record, before: Record) -> Record:
         for name, side in record.sides.items()
     }
     return record.model_copy(update={"sides": sides})
+
+
+def _check_birth(info: ChildInfo) -> None:
+    problem = birth_date_problem(info.birth_date, now_utc().date())
+    if problem is not None:
+        raise InvalidEntryError(f"birth date: {problem}", fields={"birth_date": problem})
 
 
 def _aware(name: str, value: datetime) -> datetime:

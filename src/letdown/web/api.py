@@ -33,6 +33,7 @@ from letdown.journal import (
     Word,
 )
 from letdown.journal.book import RevisionView
+from letdown.journal.plausible import concerns
 from letdown.journal.records import MAX_VOLUME_ML, RecordKind, StorageRules
 from letdown.web.deps import BookDep, IdentityDep, WriterBookDep
 from letdown.web.problems import errors as _errors
@@ -174,8 +175,27 @@ def list_entries(
 
 
 @entries.post("", status_code=status.HTTP_201_CREATED, responses=ADD_ERRORS)
-def add_entry(book: WriterBookDep, record: Annotated[EntryRecord, Body()]) -> EntryOut:
+def add_entry(
+    book: WriterBookDep,
+    record: Annotated[EntryRecord, Body()],
+    confirm: Annotated[
+        bool,
+        Query(
+            description="write it although a figure looks implausible (the 422 without it "
+            "names the figure); what cannot be is refused all the same"
+        ),
+    ] = False,
+) -> EntryOut:
     """Write down a record; a bottle from stash bags draws them down."""
+    child = getattr(record, "child", None)
+    born = next((c.birth_date for c in book.children() if c.name == child), None)
+    found = concerns(record, now=datetime.now(UTC), birth_date=born)
+    if [c for c in found if c.refuses] or (found and not confirm):
+        worst = [c for c in found if c.refuses] or found
+        hint = "" if worst[0].refuses else " (send ?confirm=true if it is right)"
+        raise InvalidEntryError(
+            "; ".join(c.message for c in worst) + hint, fields={c.field: c.message for c in worst}
+        )
     with _names_in_body():
         return entry_out(book.add(record))
 
@@ -427,6 +447,9 @@ class SummaryOut(BaseModel):
     units: Units
     pump_sessions: int
     pumped_ml: PerSide
+    pumped_unsided_ml: float = Field(
+        0.0, description="sessions that kept only their total (imported), on no side"
+    )
     pumped_total_ml: float
     nurse_feeds: int
     nursed_min: PerSide
@@ -459,7 +482,8 @@ def get_summary(book: BookDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 
         units=book.household.units,
         pump_sessions=totals.pump_sessions,
         pumped_ml=PerSide(**pumped_ml),
-        pumped_total_ml=round(sum(pumped_ml.values()), 1),
+        pumped_unsided_ml=round(totals.pumped_unsided_ml, 1),
+        pumped_total_ml=round(sum(pumped_ml.values()) + totals.pumped_unsided_ml, 1),
         nurse_feeds=totals.nurse_feeds,
         nursed_min=PerSide(**_tenths({side: s / 60 for side, s in totals.nursed_s.items()})),
         bottles=totals.bottles,

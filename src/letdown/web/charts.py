@@ -139,12 +139,17 @@ def _config() -> pygal.Config:
 def daily_output(sessions: Sequence[PumpSession], first: date, last: date, scale: Scale) -> str:
     """Milk pumped per local day, each side stacked on the other (bars); "" with none."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    totals = {side: dict.fromkeys(days, 0.0) for side in SIDE_NAMES}
+    totals: dict[str, dict[date, float]] = {
+        side: dict.fromkeys(days, 0.0) for side in (*SIDE_NAMES, "total")
+    }
     for session in sessions:
         day = session.start_at.astimezone(scale.zone).date()
         if day in totals["left"]:
             for side, pumped in session.sides.items():
                 totals[side][day] += pumped.volume_ml
+            totals["total"][day] += session.total_ml or 0.0
+    if not any(totals["total"].values()):
+        del totals["total"]  # "total": sessions that kept no sides (imported from Baby Buddy)
     if not any(any(per_day.values()) for per_day in totals.values()):
         return ""
     chart = pygal.StackedBar(
@@ -155,8 +160,9 @@ def daily_output(sessions: Sequence[PumpSession], first: date, last: date, scale
         x_labels_major_every=max(1, math.ceil(len(days) / MAX_X_LABELS)),
     )
     chart.x_labels = [day.strftime("%d %b") for day in days]
-    for side in SIDE_NAMES:
-        chart.add(scale.side(side), [scale.figure(totals[side][day]) for day in days])
+    for series, per_day in totals.items():
+        name = "total (no sides)" if series == "total" else scale.side(series)
+        chart.add(name, [scale.figure(per_day[day]) for day in days])
     return _render(chart)
 
 
@@ -216,7 +222,9 @@ def comfort_ceilings(sessions: Sequence[PumpSession], scale: Scale) -> str:
         ]
         for side in SIDE_NAMES
     }
-    return _over_time("mmHg", series, _mmhg)
+    # No axis title: each tick says "150 mmHg" already, and a rotated title beside labels
+    # that long overlapped them on a phone.
+    return _over_time("", series, _mmhg)
 
 
 def model_fit(points: Mapping[str, Sequence[tuple[datetime, float, float]]], scale: Scale) -> str:
