@@ -242,6 +242,8 @@ EXPECTED: dict[FaultKind, tuple[set[FaultReason], float]] = {
     # Commands and kicks stop reaching the pump: the watchdog trips 250 ms after the last
     # kick that arrived, unless both vents are seen ignoring their commands first.
     FaultKind.LOOP_STALL: ({FaultReason.WATCHDOG, FaultReason.LOOP_OVERRUN}, 0.26),
+    # The gain drifts to 0.7 over 5 s: caught in the first pull once it is past ~15 %.
+    FaultKind.GAIN_DRIFT: ({FaultReason.PRESSURE_GAIN}, 5.0),
 }
 PHASES_S = [0.1 * i for i in range(10)]
 
