@@ -137,6 +137,26 @@ class Event:
     private: bool
     """Only for the nursing parent and the members they chose (a red flag)."""
     roles: frozenset[Role] = frozenset(Role)
+    not_for: frozenset[str] = frozenset()
+    """Members (by name) not told: the one who started a session knows it is theirs."""
+
+
+def session_event(what: str, session_id: str, started_by: str, detail: str = "") -> Event:
+    """A live pump session is nearly done (``nearly_done``) or ended (``ended``): for
+    every member but the one who started it."""
+    if what == "nearly_done":
+        title = "letdown: the session is nearly done"
+        body = f"The pump session {started_by} started is nearly done: about a minute to go."
+    else:
+        title = "letdown: the session has ended"
+        body = f"The pump session {started_by} started has ended{detail}."
+    return Event(
+        f"session:{session_id}:{what}",
+        title,
+        body,
+        private=False,
+        not_for=frozenset({started_by}),
+    )
 
 
 def events(
@@ -190,19 +210,28 @@ def in_quiet_hours(member: schema.Member, zone: ZoneInfo, now: datetime) -> bool
 def queue(book: Book, found: Sequence[Event], now: datetime) -> int:
     """Queue each event once per live channel of each member it is for; returns how many
     were new."""
+    return queue_for(book.engine, book.household.id, found, now)
+
+
+def queue_for(engine: Engine, household_id: int, found: Sequence[Event], now: datetime) -> int:
+    """``queue`` for a household known by its id (the live pump hub knows no book)."""
     added = 0
-    with Session(book.engine) as session, session.begin():
+    with Session(engine) as session, session.begin():
         rows = session.execute(
             select(schema.Channel, schema.Member)
             .join(schema.Member, schema.Member.id == schema.Channel.member_id)
-            .where(schema.Member.household_id == book.household.id)
+            .where(schema.Member.household_id == household_id)
             .where(schema.Channel.dead_at.is_(None))
         ).all()
         for channel, member in rows:
             role = Role(member.role)
             sees = role is Role.NURSING_PARENT or member.sees_private
             for event in found:
-                if (event.private and not sees) or role not in event.roles:
+                if (
+                    (event.private and not sees)
+                    or role not in event.roles
+                    or member.name in event.not_for
+                ):
                     continue
                 known = session.scalar(
                     select(schema.Notice.id).filter_by(channel_id=channel.id, key=event.key)
