@@ -345,6 +345,25 @@ def add_channel(book: Book, url: str, now: datetime) -> ChannelView:
         return ChannelView(row.id, book.member.name, _hidden(url), 0, None, "")
 
 
+def remove_channel(book: Book, channel_id: int) -> None:
+    """Remove one of the book's member's own channels, and what it still had to send."""
+    with Session(book.engine) as session, session.begin():
+        row = session.get(schema.Channel, channel_id)
+        if row is None or row.member_id != book.member.id:
+            raise NotFoundError(f"{book.member.name} has no channel {channel_id}")
+        for notice in session.scalars(select(schema.Notice).filter_by(channel_id=row.id)):
+            session.delete(notice)
+        session.flush()
+        session.delete(row)
+
+
+def quiet_hours(book: Book) -> tuple[str | None, str | None]:
+    """The book's member's quiet hours (start, end), or (None, None)."""
+    with Session(book.engine) as session:
+        row = session.get(schema.Member, book.member.id)
+        return (None, None) if row is None else (row.quiet_from, row.quiet_until)
+
+
 def set_quiet_hours(book: Book, start: str | None, end: str | None) -> None:
     """The book's member's quiet hours ("22:00", "07:00"), or none."""
     for text in (start, end):

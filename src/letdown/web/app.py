@@ -21,7 +21,7 @@ from letdown import __version__
 from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
 from letdown.journal import Accounts, Journal, NotAllowedError
 from letdown.journal.records import describe_error
-from letdown.web import account_pages, api, api_docs, auth, pages, pump, pwa
+from letdown.web import account_pages, api, api_docs, auth, member_settings, pages, pump, pwa
 from letdown.web import notices as notices_module
 from letdown.web.charts import ChartCache
 from letdown.web.insights import InsightsCache
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
     app.include_router(pump.pages_router)
     app.include_router(pwa.router)
     app.include_router(account_pages.router)
+    app.include_router(member_settings.router)
     app.include_router(api_docs.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
