@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from letdown import notify
@@ -17,6 +17,7 @@ from letdown.errors import LetdownError
 from letdown.journal import Book, Role
 from letdown.journal.accounts import Identity
 from letdown.journal.records import now_utc
+from letdown.web.api import MAX_ID
 from letdown.web.deps import BookDep, IdentityDep, SettingsDep
 from letdown.web.pages import done, page
 
@@ -75,7 +76,10 @@ def add_channel(
 
 @router.post(f"{HERE}/channels/{{channel_id}}/remove", response_class=HTMLResponse)
 def remove_channel(
-    channel_id: int, who: IdentityDep, book: BookDep, settings: SettingsDep
+    channel_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    who: IdentityDep,
+    book: BookDep,
+    settings: SettingsDep,
 ) -> Response:
     notify.remove_channel(book, channel_id)  # someone else's: 404
     return done(HERE, "Channel removed.", settings)
