@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from letdown.errors import InvalidEntryError, NotFoundError
 from letdown.insights.household import for_book
 from letdown.insights.report import Insights
-from letdown.journal import schema
+from letdown.journal import db, schema
 from letdown.journal.book import Book
 from letdown.journal.records import Role
 
@@ -252,27 +252,42 @@ def queue_for(engine: Engine, household_id: int, found: Sequence[Event], now: da
 
 
 def deliver(engine: Engine, now: datetime, send: Send = apprise_send) -> int:
-    """Send what is due, outside quiet hours; returns how many were sent."""
+    """Send what is due, outside quiet hours; returns how many were sent.
+
+    What is due is read first, and each outcome written after its send in a short
+    transaction of its own: no send ever holds the journal's write lock, so a slow or
+    dead channel never makes the pump's session (or anyone's entry) wait to be stored.
+    """
+    with Session(db.reading(engine)) as session:
+        due = [
+            (notice.id, channel.id, channel.url, notice.title, notice.body)
+            for notice, channel, member, zone in session.execute(
+                select(schema.Notice, schema.Channel, schema.Member, schema.Household.time_zone)
+                .join(schema.Channel, schema.Channel.id == schema.Notice.channel_id)
+                .join(schema.Member, schema.Member.id == schema.Channel.member_id)
+                .join(schema.Household, schema.Household.id == schema.Member.household_id)
+                .where(schema.Notice.sent_at.is_(None))
+                .where(schema.Notice.next_try_at <= now)
+                .where(schema.Channel.dead_at.is_(None))
+                .order_by(schema.Notice.id)
+            ).all()
+            if not in_quiet_hours(member, ZoneInfo(zone), now)
+        ]
     sent = 0
-    with Session(engine) as session, session.begin():
-        due = session.execute(
-            select(schema.Notice, schema.Channel, schema.Member, schema.Household.time_zone)
-            .join(schema.Channel, schema.Channel.id == schema.Notice.channel_id)
-            .join(schema.Member, schema.Member.id == schema.Channel.member_id)
-            .join(schema.Household, schema.Household.id == schema.Member.household_id)
-            .where(schema.Notice.sent_at.is_(None))
-            .where(schema.Notice.next_try_at <= now)
-            .where(schema.Channel.dead_at.is_(None))
-            .order_by(schema.Notice.id)
-        ).all()
-        for notice, channel, member, zone in due:
-            if channel.dead_at is not None or in_quiet_hours(member, ZoneInfo(zone), now):
+    dead: set[int] = set()
+    for notice_id, channel_id, url, title, body in due:
+        if channel_id in dead:
+            continue
+        try:
+            ok = send(url, title, body)
+            error = "" if ok else "the service refused or did not answer"
+        except Exception as exc:  # a channel's failure is reported, never raised
+            ok, error = False, f"{type(exc).__name__}: {exc}"
+        with Session(engine) as session, session.begin():
+            notice = session.get(schema.Notice, notice_id)
+            channel = session.get(schema.Channel, channel_id)
+            if notice is None or channel is None:  # the channel was removed meanwhile
                 continue
-            try:
-                ok = send(channel.url, notice.title, notice.body)
-                error = "" if ok else "the service refused or did not answer"
-            except Exception as exc:  # a channel's failure is reported, never raised
-                ok, error = False, f"{type(exc).__name__}: {exc}"
             notice.attempts += 1
             if ok:
                 notice.sent_at = now
@@ -283,6 +298,7 @@ def deliver(engine: Engine, now: datetime, send: Send = apprise_send) -> int:
             channel.last_error = error[:1000]
             if channel.failures >= DEAD_AFTER:
                 channel.dead_at = now
+                dead.add(channel_id)
             wait = RETRY_AFTER[min(notice.attempts - 1, len(RETRY_AFTER) - 1)]
             notice.next_try_at = now + wait
     return sent

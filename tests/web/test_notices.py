@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -79,6 +80,42 @@ def test_a_session_nearly_done_and_ended_reaches_whoever_did_not_start_it_once(
     assert "Alex started" in sams.received[0]["message"]
     time.sleep(0.5)
     assert len(alexs.received) == 2 and len(sams.received) == 1
+
+
+class SlowReceiver(Receiver):
+    """A channel that takes its time to answer (a phone's service on a bad line)."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        handler = self.server.RequestHandlerClass
+        original = handler.do_POST  # type: ignore[attr-defined]
+
+        def slow(this: Any) -> None:
+            time.sleep(delay_s)
+            original(this)
+
+        handler.do_POST = slow  # type: ignore[attr-defined]
+
+
+def test_a_slow_channel_never_holds_the_pump_back(
+    app: FastAPI, client: TestClient, partner_client: TestClient
+) -> None:
+    hub: LiveHub = app.state.hub
+    hub.add_program(QUICK)
+    slow = SlowReceiver(delay_s=3.0)
+    try:
+        assert client.post(CHANNELS, json={"url": slow.url}).status_code == 201
+        assert partner_client.post(f"{PUMP}/start", json={"program": "quick"}).status_code == 201
+        # The session (0.6 s of wall time at 50x) ends and is stored in the journal while
+        # the channel still sits on its first notice (3 s to answer).
+        wait_for(client, lambda s: not s["running"] and s["journal_entry_id"] is not None)
+        assert slow.received == []
+        assert wait_titles(slow, 2) == [
+            "letdown: the session is nearly done",
+            "letdown: the session has ended",
+        ]
+    finally:
+        slow.close()
 
 
 @pytest.fixture
