@@ -388,6 +388,15 @@ def test_a_bottle_draws_its_bags(home: Household) -> None:
     assert book.bag(second).remaining_ml == 20
 
 
+def test_under_the_nhs_rules_a_bottles_leftover_keeps_one_hour(home: Household) -> None:
+    home.ok("household", "rules", "nhs")
+    result = home.ok("log", "bottle", "--amount", "120ml", "--leftover", "10")
+    assert (
+        "the 10 mL left over keeps until 12:00 (NHS (as quoted): 1 hour after the feed)"
+        in result.stdout
+    )
+
+
 def test_a_bottle_bigger_than_its_bag_is_refused(home: Household) -> None:
     code = add_bag(home, "60ml", "--expressed", "07:00")
     result = home.refused("log", "bottle", "--amount", "120ml", "--bag", code)

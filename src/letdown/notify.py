@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from letdown.errors import InvalidEntryError, NotFoundError
 from letdown.insights.household import for_book
 from letdown.insights.report import Insights
-from letdown.journal import schema
+from letdown.journal import db, schema
 from letdown.journal.book import Book
 from letdown.journal.records import Role
 
@@ -137,6 +137,26 @@ class Event:
     private: bool
     """Only for the nursing parent and the members they chose (a red flag)."""
     roles: frozenset[Role] = frozenset(Role)
+    not_for: frozenset[str] = frozenset()
+    """Members (by name) not told: the one who started a session knows it is theirs."""
+
+
+def session_event(what: str, session_id: str, started_by: str, detail: str = "") -> Event:
+    """A live pump session is nearly done (``nearly_done``) or ended (``ended``): for
+    every member but the one who started it."""
+    if what == "nearly_done":
+        title = "letdown: the session is nearly done"
+        body = f"The pump session {started_by} started is nearly done: about a minute to go."
+    else:
+        title = "letdown: the session has ended"
+        body = f"The pump session {started_by} started has ended{detail}."
+    return Event(
+        f"session:{session_id}:{what}",
+        title,
+        body,
+        private=False,
+        not_for=frozenset({started_by}),
+    )
 
 
 def events(
@@ -190,19 +210,28 @@ def in_quiet_hours(member: schema.Member, zone: ZoneInfo, now: datetime) -> bool
 def queue(book: Book, found: Sequence[Event], now: datetime) -> int:
     """Queue each event once per live channel of each member it is for; returns how many
     were new."""
+    return queue_for(book.engine, book.household.id, found, now)
+
+
+def queue_for(engine: Engine, household_id: int, found: Sequence[Event], now: datetime) -> int:
+    """``queue`` for a household known by its id (the live pump hub knows no book)."""
     added = 0
-    with Session(book.engine) as session, session.begin():
+    with Session(engine) as session, session.begin():
         rows = session.execute(
             select(schema.Channel, schema.Member)
             .join(schema.Member, schema.Member.id == schema.Channel.member_id)
-            .where(schema.Member.household_id == book.household.id)
+            .where(schema.Member.household_id == household_id)
             .where(schema.Channel.dead_at.is_(None))
         ).all()
         for channel, member in rows:
             role = Role(member.role)
             sees = role is Role.NURSING_PARENT or member.sees_private
             for event in found:
-                if (event.private and not sees) or role not in event.roles:
+                if (
+                    (event.private and not sees)
+                    or role not in event.roles
+                    or member.name in event.not_for
+                ):
                     continue
                 known = session.scalar(
                     select(schema.Notice.id).filter_by(channel_id=channel.id, key=event.key)
@@ -223,27 +252,42 @@ def queue(book: Book, found: Sequence[Event], now: datetime) -> int:
 
 
 def deliver(engine: Engine, now: datetime, send: Send = apprise_send) -> int:
-    """Send what is due, outside quiet hours; returns how many were sent."""
+    """Send what is due, outside quiet hours; returns how many were sent.
+
+    What is due is read first, and each outcome written after its send in a short
+    transaction of its own: no send ever holds the journal's write lock, so a slow or
+    dead channel never makes the pump's session (or anyone's entry) wait to be stored.
+    """
+    with Session(db.reading(engine)) as session:
+        due = [
+            (notice.id, channel.id, channel.url, notice.title, notice.body)
+            for notice, channel, member, zone in session.execute(
+                select(schema.Notice, schema.Channel, schema.Member, schema.Household.time_zone)
+                .join(schema.Channel, schema.Channel.id == schema.Notice.channel_id)
+                .join(schema.Member, schema.Member.id == schema.Channel.member_id)
+                .join(schema.Household, schema.Household.id == schema.Member.household_id)
+                .where(schema.Notice.sent_at.is_(None))
+                .where(schema.Notice.next_try_at <= now)
+                .where(schema.Channel.dead_at.is_(None))
+                .order_by(schema.Notice.id)
+            ).all()
+            if not in_quiet_hours(member, ZoneInfo(zone), now)
+        ]
     sent = 0
-    with Session(engine) as session, session.begin():
-        due = session.execute(
-            select(schema.Notice, schema.Channel, schema.Member, schema.Household.time_zone)
-            .join(schema.Channel, schema.Channel.id == schema.Notice.channel_id)
-            .join(schema.Member, schema.Member.id == schema.Channel.member_id)
-            .join(schema.Household, schema.Household.id == schema.Member.household_id)
-            .where(schema.Notice.sent_at.is_(None))
-            .where(schema.Notice.next_try_at <= now)
-            .where(schema.Channel.dead_at.is_(None))
-            .order_by(schema.Notice.id)
-        ).all()
-        for notice, channel, member, zone in due:
-            if channel.dead_at is not None or in_quiet_hours(member, ZoneInfo(zone), now):
+    dead: set[int] = set()
+    for notice_id, channel_id, url, title, body in due:
+        if channel_id in dead:
+            continue
+        try:
+            ok = send(url, title, body)
+            error = "" if ok else "the service refused or did not answer"
+        except Exception as exc:  # a channel's failure is reported, never raised
+            ok, error = False, f"{type(exc).__name__}: {exc}"
+        with Session(engine) as session, session.begin():
+            notice = session.get(schema.Notice, notice_id)
+            channel = session.get(schema.Channel, channel_id)
+            if notice is None or channel is None:  # the channel was removed meanwhile
                 continue
-            try:
-                ok = send(channel.url, notice.title, notice.body)
-                error = "" if ok else "the service refused or did not answer"
-            except Exception as exc:  # a channel's failure is reported, never raised
-                ok, error = False, f"{type(exc).__name__}: {exc}"
             notice.attempts += 1
             if ok:
                 notice.sent_at = now
@@ -254,6 +298,7 @@ def deliver(engine: Engine, now: datetime, send: Send = apprise_send) -> int:
             channel.last_error = error[:1000]
             if channel.failures >= DEAD_AFTER:
                 channel.dead_at = now
+                dead.add(channel_id)
             wait = RETRY_AFTER[min(notice.attempts - 1, len(RETRY_AFTER) - 1)]
             notice.next_try_at = now + wait
     return sent
@@ -314,6 +359,25 @@ def add_channel(book: Book, url: str, now: datetime) -> ChannelView:
         session.add(row)
         session.flush()
         return ChannelView(row.id, book.member.name, _hidden(url), 0, None, "")
+
+
+def remove_channel(book: Book, channel_id: int) -> None:
+    """Remove one of the book's member's own channels, and what it still had to send."""
+    with Session(book.engine) as session, session.begin():
+        row = session.get(schema.Channel, channel_id)
+        if row is None or row.member_id != book.member.id:
+            raise NotFoundError(f"{book.member.name} has no channel {channel_id}")
+        for notice in session.scalars(select(schema.Notice).filter_by(channel_id=row.id)):
+            session.delete(notice)
+        session.flush()
+        session.delete(row)
+
+
+def quiet_hours(book: Book) -> tuple[str | None, str | None]:
+    """The book's member's quiet hours (start, end), or (None, None)."""
+    with Session(book.engine) as session:
+        row = session.get(schema.Member, book.member.id)
+        return (None, None) if row is None else (row.quiet_from, row.quiet_until)
 
 
 def set_quiet_hours(book: Book, start: str | None, end: str | None) -> None:

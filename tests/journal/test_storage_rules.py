@@ -16,6 +16,7 @@ import pytest
 from letdown.errors import StashRuleError
 from letdown.journal import HouseholdInfo, Journal, Location, MemberInfo, Role
 from letdown.journal.exchange import import_file, write_export
+from letdown.journal.records import BottleFeed, ChildInfo, validate
 from letdown.journal.stash import (
     ABM_8,
     CDC,
@@ -82,3 +83,24 @@ def test_a_household_changing_set_sees_its_bags_judged_again_and_exported(
     with Journal.open(f"sqlite:///{tmp_path / 'other.sqlite'}") as other:
         import_file(other, "json", exported)
         assert other.book().household.storage_rules == "nhs"
+
+
+def test_a_household_on_the_nhs_rules_keeps_leftover_milk_one_hour(tmp_path: Path) -> None:
+    with Journal.open(f"sqlite:///{tmp_path / 'j.sqlite'}") as journal:
+        book = journal.create_household(
+            HouseholdInfo(name="Home"), MemberInfo(name="Alex", role=Role.NURSING_PARENT)
+        )
+        book.add_child(ChildInfo(name="Robin"))
+        entry = book.add(
+            validate(
+                BottleFeed,
+                {"start_at": T0, "child": "Robin", "amount_ml": 120, "leftover_ml": 30},
+            )
+        )
+        later = T0 + timedelta(minutes=90)
+        assert book.leftover_use_by(entry) == T0 + timedelta(hours=2)
+        assert [found.id for found in book.leftovers(later)] == [entry.id]
+        book.set_storage_rules("nhs")
+        assert book.leftover_use_by(entry) == T0 + timedelta(hours=1)
+        assert book.leftovers(later) == []
+        assert [found.id for found in book.leftovers(T0 + timedelta(minutes=50))] == [entry.id]

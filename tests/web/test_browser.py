@@ -234,6 +234,24 @@ def test_quick_log_and_charts_fit_a_phone(page: Any, shots: Path) -> None:
     assert page.locator("#sessions svg").count() == 1
 
 
+def test_the_settings_page_fits_a_phone_and_its_forms_work(page: Any, shots: Path) -> None:
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.goto("/settings")
+    assert "HTTPS, or opened on localhost" in page.inner_text("#channels")
+    page.fill("input[name=url]", "json://127.0.0.1:9/notify")
+    page.click("button:has-text('Add channel')")
+    assert flash(page) == "Channel json://127.0.0.1:9/… added."
+    page.fill("input[name=start]", "22:00")
+    page.fill("input[name=end]", "07:00")
+    page.click("button:has-text('Save quiet hours')")
+    assert flash(page) == "Quiet hours: 22:00 to 07:00."
+    shoot(page, shots, "settings")
+    page.click("#channels button:has-text('Remove')")
+    assert flash(page) == "Channel removed."
+    assert problems == []  # no script refused by the CSP, nothing broken
+
+
 def live_state(page: Any) -> dict[str, str]:
     """What the live page shows now (for the assertions' messages)."""
     state: dict[str, str] = page.evaluate(

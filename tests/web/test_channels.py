@@ -52,3 +52,15 @@ def test_a_member_adds_a_channel_and_sees_it_reported_dead(
         assert receiver.received == []
     finally:
         receiver.close()
+
+
+def test_a_member_removes_their_own_channel_and_no_one_elses(
+    client: TestClient, partner_client: TestClient
+) -> None:
+    added = client.post(f"{API}/channels", json={"url": "json://127.0.0.1:9/notify"})
+    channel_id = added.json()["id"]
+    assert partner_client.delete(f"{API}/channels/{channel_id}").status_code == 404
+    assert len(client.get(f"{API}/channels").json()) == 1
+    assert client.delete(f"{API}/channels/{channel_id}").status_code == 204
+    assert client.get(f"{API}/channels").json() == []
+    assert client.delete(f"{API}/channels/{channel_id}").status_code == 404

@@ -50,3 +50,29 @@ def test_the_dashboard_and_api_give_estimates_with_their_sources(client: TestCli
     charts = client.get("/charts").text
     model = charts[charts.index('id="model"') :]
     assert "<svg" in model.split("</figure>")[0] and "model" in model
+
+
+def test_leftover_milk_keeps_one_hour_on_the_dashboard_where_the_household_chose_nhs(
+    client: TestClient,
+) -> None:
+    assert client.post(f"{API}/household/children", json={"name": "Robin"}).status_code == 201
+    fed = datetime.now(UTC) - timedelta(minutes=80)
+    bottle = {
+        "kind": "bottle",
+        "start_at": fed.isoformat(),
+        "child": "Robin",
+        "amount_ml": 120,
+        "leftover_ml": 30,
+    }
+    assert client.post(f"{API}/entries", json=bottle).status_code == 201
+    # CDC: 2 hours after the feed, 40 minutes left.
+    assert "30 mL left in Robin's bottle" in client.get("/").text
+    assert "(CDC)" in client.get("/").text
+    nhs = client.put(f"{API}/household/storage-rules", json={"storage_rules": "nhs"})
+    assert nhs.status_code == 200
+    # NHS: within 1 hour of the feed: 80 minutes on, it is to be thrown away, not given.
+    assert "left in Robin's bottle" not in client.get("/").text
+    recent = dict(bottle, start_at=(datetime.now(UTC) - timedelta(minutes=20)).isoformat())
+    assert client.post(f"{API}/entries", json=recent).status_code == 201
+    page = client.get("/").text
+    assert page.count("left in Robin's bottle") == 1 and "(NHS (as quoted))" in page

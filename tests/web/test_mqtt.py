@@ -362,9 +362,9 @@ def test_discovery_describes_every_entity_as_home_assistant_documents_it(
     pump = found["pump"]["cmps"]
     assert pump["left_vacuum"]["unit_of_measurement"] == "mmHg"
     assert pump["left_collected"]["unit_of_measurement"] == "mL"
-    # Hours covered and the red flag need the insights: unavailable, and plainly so.
+    # Hours covered and the red flag come from the insights, available once read.
     insights = f"letdown/household_{house}/journal/insights"
-    assert watcher.wait(insights) == "offline"
+    assert watcher.wait(insights) == "online"
     for key in ("hours_covered", "red_flag"):
         component = found["journal"]["cmps"][key]
         assert component["availability_mode"] == "all"
@@ -387,7 +387,8 @@ def test_states_follow_a_session_that_the_buttons_run(
     journal = f"letdown/household_{house}/journal/state"
     before = watcher.wait_json(journal, lambda s: "stash_ml" in s)
     assert before["left_emptied_at"] is None and before["stash_ml"] == 0
-    assert before["hours_covered"] is None and before["red_flag"] is None
+    # No child yet: no hours to tell; no flag.
+    assert before["hours_covered"] is None and before["red_flag"] == "OFF"
 
     assert watcher.press(house, "start")["ok"] is True
     live = hub.session(house)
@@ -463,6 +464,50 @@ def test_the_journal_sensors_follow_the_journal(
     assert state["right_pumped_today_ml"] == 0
     if fed_at - timedelta(minutes=18) >= midnight:
         assert state["left_nursed_today_min"] == 10 and state["right_nursed_today_min"] == 8
+
+
+def test_stash_hours_and_the_red_flag_follow_the_insights_and_the_parents_choice(
+    app: FastAPI,
+    client: TestClient,
+    hub: LiveHub,
+    watcher: Watcher,
+    partner_client: TestClient,
+    broker: Mosquitto,
+) -> None:
+    """Home Assistant acting as Alex (the nursing parent) sees the fever's red flag; a
+    second letdown acting as Sam (a partner) sees it only once Alex chooses Sam."""
+    house = household_id(client)
+    journal = f"letdown/household_{house}/journal/state"
+    at = datetime.now(UTC).replace(microsecond=0)
+    assert client.post("/api/v1/household/children", json={"name": "Robin"}).status_code == 201
+    bag = {"volume_ml": 197, "expressed_at": (at - timedelta(hours=1)).isoformat(), "code": "B1"}
+    assert client.post("/api/v1/stash", json=bag).status_code == 201
+    fever = {
+        "kind": "symptom",
+        "start_at": (at - timedelta(hours=1)).isoformat(),
+        "fever_c": 38.9,
+        "sides": {"left": {"redness": True, "pain": 7}},
+    }
+    assert client.post("/api/v1/entries", json=fever).status_code == 201
+    # 197 mL at the 1-6 months norm of 788 mL a day (Kent 2006): 6.0 h.
+    state = watcher.wait_json(journal, lambda s: s["red_flag"] == "ON")
+    assert state["hours_covered"] == 6.0
+    assert watcher.wait(f"letdown/household_{house}/journal/insights") == "online"
+
+    sams = mqtt_module.MqttBridge(
+        broker.url, hub, app.state.journal, member="Sam", prefix="ha_sam", base="letdown_sam"
+    )
+    sams.start()
+    try:
+        for_sam = f"letdown_sam/household_{house}/journal/state"
+        state = watcher.wait_json(for_sam, lambda s: s["hours_covered"] == 6.0)
+        assert state["red_flag"] == "OFF"  # the fever is Alex's own
+        chosen = client.put("/api/v1/household/members/Sam/private", json={"sees_private": True})
+        assert chosen.status_code == 200
+        watcher.wait_json(for_sam, lambda s: s["red_flag"] == "ON")
+        assert partner_client.get("/api/v1/insights").json()["flags"] != []
+    finally:
+        sams.close()
 
 
 def test_a_viewer_named_for_home_assistant_cannot_run_the_pump(

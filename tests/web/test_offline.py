@@ -45,21 +45,21 @@ def test_quick_logs_made_offline_land_once_when_back(page: Any, shots: Path) -> 
 
     page.context.set_offline(True)
     add_care(page, "salve", "offline one")
-    page.wait_for_function("document.getElementById('outbox').dataset.waiting === '1'")
+    page.wait_for_selector("#outbox[data-waiting='1']", state="attached")
     add_care(page, "cold-compress", "offline two")
-    page.wait_for_function("document.getElementById('outbox').dataset.waiting === '2'")
+    page.wait_for_selector("#outbox[data-waiting='2']", state="attached")
     assert "waiting on this phone" in page.inner_text("#outbox")
 
     page.reload()  # the page comes from the phone, and the queue is still there
-    page.wait_for_function("document.getElementById('outbox').dataset.waiting === '2'")
+    page.wait_for_selector("#outbox[data-waiting='2']", state="attached")
     add_care(page, "salve", "offline three")
-    page.wait_for_function("document.getElementById('outbox').dataset.waiting === '3'")
+    page.wait_for_selector("#outbox[data-waiting='3']", state="attached")
     shoot(page, shots, "offline-quick-log")
     # Nothing has reached the server yet (Playwright's own requests are not offline).
     assert not [entry for entry in care_entries(page) if entry["uid"] not in before]
 
     page.context.set_offline(False)
-    page.wait_for_function("document.getElementById('outbox').hidden")
+    page.wait_for_selector("#outbox[hidden]", state="attached")
     assert waiting(page) == "0"
     landed = [entry for entry in care_entries(page) if entry["uid"] not in before]
     assert sorted(entry["record"]["notes"] for entry in landed) == [
@@ -78,14 +78,14 @@ def test_quick_logs_made_offline_land_once_when_back(page: Any, shots: Path) -> 
         again,
     )
     page.evaluate("window.dispatchEvent(new Event('online'))")
-    page.wait_for_function("document.getElementById('outbox').hidden")
+    page.wait_for_selector("#outbox[hidden]", state="attached")
     after = [entry for entry in care_entries(page) if entry["uid"] not in before]
     assert len(after) == 3 and len({entry["uid"] for entry in after}) == 3
 
 
 def test_the_live_page_says_plainly_when_the_connection_is_lost(page: Any) -> None:
     page.goto("/live")
-    page.wait_for_function("document.getElementById('link').textContent === 'Live'")
+    page.wait_for_selector("#link:text-is('Live')", state="attached")
     assert page.is_hidden("#connection")
     page.context.set_offline(True)
     page.wait_for_selector("#connection", state="visible")
@@ -93,7 +93,7 @@ def test_the_live_page_says_plainly_when_the_connection_is_lost(page: Any) -> No
     assert "not live" in page.inner_text("#connection")
     page.context.set_offline(False)
     page.wait_for_selector("#connection", state="hidden")
-    page.wait_for_function("document.getElementById('link').textContent === 'Live'")
+    page.wait_for_selector("#link:text-is('Live')", state="attached")
 
 
 def test_a_quick_log_lost_on_the_way_waits_in_the_outbox(page: Any) -> None:
@@ -107,9 +107,9 @@ def test_a_quick_log_lost_on_the_way_waits_in_the_outbox(page: Any) -> None:
     page.context.route("**/journal/care", lambda route: route.abort())
     add_care(page, "salve", "lost on the way")
     page.wait_for_url("**/journal?queued=1")
-    page.wait_for_function("document.getElementById('outbox').dataset.waiting === '1'")
+    page.wait_for_selector("#outbox[data-waiting='1']", state="attached")
     page.context.unroute("**/journal/care")
     page.evaluate("window.dispatchEvent(new Event('online'))")
-    page.wait_for_function("document.getElementById('outbox').hidden")
+    page.wait_for_selector("#outbox[hidden]", state="attached")
     landed = [entry for entry in care_entries(page) if entry["uid"] not in before]
     assert [entry["record"]["notes"] for entry in landed] == ["lost on the way"]

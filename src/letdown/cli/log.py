@@ -279,7 +279,7 @@ def log_bottle(
 ) -> None:
     """A bottle: how much, of what, and which stash bags it drew from."""
     from letdown.journal.records import BottleContent, BottleFeed, validate
-    from letdown.journal.stash import LEFTOVER_LIMIT
+    from letdown.journal.stash import rule_set
 
     with _open_desk(db_url, household, as_member) as desk:
         amount_ml = desk.amount(amount)
@@ -298,11 +298,14 @@ def log_bottle(
         desk.plausible(record, yes)
         entry = desk.book.add(record)
         _stored(entry, desk)
-        if record.leftover_ml and record.content is not BottleContent.FORMULA:
+        until = desk.book.leftover_use_by(entry)
+        if until is not None and record.content is not BottleContent.FORMULA:
+            rules = rule_set(desk.book.household.storage_rules)
+            hours = rules.leftover.total_seconds() / 3600
             _say(
                 f"the {desk.show_amount(record.leftover_ml)} left over keeps until "
-                f"{desk.show_time(record.start_at + LEFTOVER_LIMIT)[11:]} (CDC: 2 hours after "
-                "the feed), then throw it away"
+                f"{desk.show_time(until)[11:]} ({rules.name}: {hours:g} hour"
+                f"{'' if hours == 1 else 's'} after the feed), then throw it away"
             )
         for use in record.bags:
             bag = desk.book.bag(use.bag)

@@ -51,7 +51,6 @@ from letdown.journal.records import (
     validate,
 )
 from letdown.journal.stash import (
-    LEFTOVER_LIMIT,
     Expiry,
     RuleSet,
     Stay,
@@ -125,7 +124,8 @@ class StoredEntry:
         """For a bottle with milk left over, when that milk must be thrown away.
 
         Counted from the bottle's time, as the journal does not know when the feed
-        finished: never later than the CDC's 2 hours after the feed.
+        finished: never later than the CDC's 2 hours after the feed (``Book.leftover_use_by``
+        follows the household's rules: 1 hour under the NHS's).
         """
         record = self.record
         if not isinstance(record, BottleFeed) or record.leftover_ml <= 0:
@@ -1088,16 +1088,24 @@ class Book:
         midnight = datetime.combine(tomorrow, time(0), tzinfo=zone)
         return [bag for bag in self.use_next(now) if bag.expiry.use_by < midnight]
 
+    def leftover_use_by(self, entry: StoredEntry) -> datetime | None:
+        """When a bottle's leftover milk must be thrown away under the household's rules
+        (CDC and ABM #8: 2 hours after the feed; NHS: 1 hour)."""
+        if entry.leftover_use_by is None:
+            return None
+        return leftover_use_by(entry.record.start_at, self._rules)
+
     def leftovers(self, now: datetime | None = None) -> list[StoredEntry]:
-        """Bottles whose leftover milk may still be given (CDC: within 2 hours), newest first."""
+        """Bottles whose leftover milk may still be given under the household's rules
+        (CDC: within 2 hours; NHS: 1 hour), newest first."""
         now = _aware("now", now) if now is not None else now_utc()
-        recent = self.history(since=now - LEFTOVER_LIMIT, kinds=["bottle"])
-        return [
-            entry
-            for entry in recent
-            if entry.leftover_use_by is not None
-            and entry.record.start_at <= now < entry.leftover_use_by
-        ]
+        recent = self.history(since=now - self._rules.leftover, kinds=["bottle"])
+        found = []
+        for entry in recent:
+            until = self.leftover_use_by(entry)
+            if until is not None and entry.record.start_at <= now < until:
+                found.append(entry)
+        return found
 
     # --- internals -------------------------------------------------------------------
 

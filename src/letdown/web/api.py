@@ -628,6 +628,14 @@ def add_channel(book: BookDep, body: ChannelIn) -> ChannelOut:
     return ChannelOut(**vars(notify.add_channel(book, body.url, datetime.now(UTC))))
 
 
+@channels.delete("/{channel_id}", status_code=status.HTTP_204_NO_CONTENT, responses=READ_ERRORS)
+def remove_channel(
+    book: BookDep, channel_id: Annotated[int, Path(ge=1, le=MAX_ID, description="its id")]
+) -> None:
+    """Remove one of the caller's own channels (another member's: 404)."""
+    notify.remove_channel(book, channel_id)
+
+
 @channels.put("/quiet", status_code=status.HTTP_204_NO_CONTENT, responses=ADD_ERRORS)
 def set_quiet(book: BookDep, body: QuietIn) -> None:
     """The caller's quiet hours, in the household's time (null and null: none)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +13,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from platformdirs import user_data_path
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -19,12 +22,14 @@ from letdown import __version__
 from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
 from letdown.journal import Accounts, Journal, NotAllowedError
 from letdown.journal.records import FieldValueError, describe_error
-from letdown.web import account_pages, api, api_docs, auth, pages, pump, pwa
+from letdown.web import account_pages, api, api_docs, auth, member_settings, pages, pump, pwa
+from letdown.web import notices as notices_module
 from letdown.web.charts import ChartCache
 from letdown.web.insights import InsightsCache
 from letdown.web.limiter import LoginLimiter
 from letdown.web.live import LiveHub
 from letdown.web.mqtt import MqttBridge
+from letdown.web.notices import Notices
 from letdown.web.problems import errors
 from letdown.web.security import BodyLimit, SecurityHeaders
 from letdown.web.settings import Settings
@@ -32,6 +37,13 @@ from letdown.web.sockets import SocketRegistry, Tickets
 from letdown.web.templating import render
 
 STATIC = Path(__file__).parent / "static"
+
+
+async def _every_minute(notices: Notices) -> None:
+    """What ``letdown notify run`` runs, every minute, on the notices' own thread."""
+    while True:
+        await asyncio.sleep(notices_module.PERIOD_S)
+        notices.tick()
 
 
 def create_app(settings: Settings | None = None, *, journal: Journal | None = None) -> FastAPI:
@@ -58,10 +70,19 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
             )
             bridge.start()
         app.state.mqtt = bridge
+        notices = Notices.for_app(opened, user_data_path("letdown", appauthor=False))
+        app.state.notices = notices
+        app.state.hub.listeners.append(notices.on_state)
+        notices.start()
+        ticking = asyncio.create_task(_every_minute(notices))
         try:
             yield
         finally:
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
             app.state.hub.close()  # the pump first: it never waits on the broker
+            notices.close()
             if bridge is not None:
                 bridge.close()
             if journal is None:
@@ -92,6 +113,7 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
     app.include_router(pump.pages_router)
     app.include_router(pwa.router)
     app.include_router(account_pages.router)
+    app.include_router(member_settings.router)
     app.include_router(api_docs.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from letdown import __version__
+from letdown.insights.household import stash_coverage, visible_flags
 from letdown.journal import Book, BottleFeed, NurseFeed, PumpSession
 from letdown.pump.machine import State
 from letdown.web.pump import PumpState
@@ -31,11 +32,6 @@ from letdown.web.pump import PumpState
 SIDES = ("left", "right")
 PHASES = tuple(state.value for state in State)
 """The pump's phases as Home Assistant's enum sensor lists them (plus ``idle``)."""
-UNAVAILABLE_INSIGHTS = (
-    "hours_covered",
-    "red_flag",
-)
-"""Entities that need the insights module, not written yet: shown as unavailable."""
 ORIGIN = {"name": "letdown", "sw": __version__}
 
 
@@ -75,7 +71,8 @@ class Topics:
 
     @property
     def insights(self) -> str:
-        """``offline`` until the insights module exists: its entities show unavailable."""
+        """``online`` once the insights are read (``offline`` if reading them failed): the
+        stash's hours and the red flag show unavailable until then."""
         return f"{self.house}/journal/insights"
 
     def object_id(self, device: str) -> str:
@@ -270,7 +267,7 @@ def _journal_components(topics: Topics) -> dict[str, dict[str, Any]]:
         "payload_off": "OFF",
     }
     for component in (hours, flag):
-        # Both topics must say online: letdown's, and the insights' (offline for now).
+        # Both topics must say online: letdown's, and the insights'.
         component["availability"] = insights
         component["availability_mode"] = "all"
     components["hours_covered"] = hours
@@ -336,11 +333,23 @@ JOURNAL_LOOKBACK = 200
 """Entries read back to find when each side was last emptied."""
 
 
+def insights_payload(book: Book, now: datetime, flags_book: Book | None) -> dict[str, Any]:
+    """The stash's hours (an estimate, from the insights) and the red flag.
+
+    The red flag is read through ``flags_book``, the book of the member Home Assistant
+    acts as: ON only while a flag stands and the nursing parent shares flags with that
+    member (issue 11's privacy rules); OFF for anyone else, or when no member is named.
+    """
+    return {
+        "hours_covered": _hours(stash_coverage(book, now).covers_h),
+        "red_flag": _on(flags_book is not None and bool(visible_flags(flags_book, now))),
+    }
+
+
 def journal_payload(book: Book, now: datetime) -> dict[str, Any]:
     """The journal device's state: last feed, each side's last emptying, today, the stash.
 
-    ``hours_covered`` and ``red_flag`` stay None (their entities are unavailable) until
-    the insights module computes them.
+    ``hours_covered`` and ``red_flag`` are None here: ``insights_payload`` fills them.
     """
     zone = ZoneInfo(book.household.time_zone)
     midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
@@ -371,6 +380,10 @@ def journal_payload(book: Book, now: datetime) -> dict[str, Any]:
     return payload
 
 
+def _hours(covers_h: float | None) -> float | None:
+    return None if covers_h is None else round(covers_h, 1)
+
+
 def _feed_time(record: object) -> datetime | None:
     if isinstance(record, NurseFeed):
         return record.end_at
@@ -388,6 +401,7 @@ __all__ = [
     "PHASES",
     "Topics",
     "discovery",
+    "insights_payload",
     "journal_payload",
     "pump_payload",
 ]

@@ -274,6 +274,9 @@ class LiveHub:
         self._seed: int | str | None = None
         self._prepare: Callable[[SimPump], None] | None = None
         self._sessions = itertools.count(1)
+        self.listeners: list[Callable[[LiveState], None]] = []
+        """Called with every state published, under the hub's lock in the control thread:
+        each must only hand the state over (a queue), never wait (``web.notices``)."""
 
     # --- hooks for the demo and tests ---------------------------------------------------
     def add_program(self, program: AdaptiveProgram) -> None:
@@ -647,6 +650,11 @@ class LiveHub:
         for feed in house.subscribers:
             feed.offer(state)
         house.subscribers[:] = [feed for feed in house.subscribers if not feed.closed]
+        for listener in self.listeners:
+            try:
+                listener(state)
+            except Exception:  # a listener's bug must never reach the pump's thread
+                log.exception("a listener of the live pump failed")
 
     def _state(self, house: _Household) -> LiveState:
         house.seq += 1

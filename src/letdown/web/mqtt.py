@@ -36,9 +36,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from letdown.device.base import Side
 from letdown.errors import InvalidEntryError, LetdownError
-from letdown.journal import Identity, Journal
+from letdown.journal import Book, Identity, Journal
 from letdown.journal.records import now_utc
-from letdown.web.homeassistant import Topics, discovery, journal_payload, pump_payload
+from letdown.web.homeassistant import (
+    Topics,
+    discovery,
+    insights_payload,
+    journal_payload,
+    pump_payload,
+)
 from letdown.web.live import LiveCommand, LiveHub
 from letdown.web.pump import pump_state
 
@@ -114,6 +120,8 @@ class _House:
     reader: Identity
     last_pump: str | None = None
     last_journal: str | None = None
+    insights: str | None = None
+    """What the insights' availability topic was last told (``online`` or ``offline``)."""
     journal_at: float = 0.0
 
 
@@ -304,8 +312,7 @@ class MqttBridge:
         configs = discovery(house.topics, house.name, configuration_url=self.configuration_url)
         for topic, config in configs.items():
             self._publish(topic, json.dumps(config), retain=True)
-        self._publish(house.topics.insights, "offline", retain=True)
-        house.last_pump = house.last_journal = None
+        house.last_pump = house.last_journal = house.insights = None
         self._publish_pump(house)
         self._publish_journal(house)
 
@@ -342,10 +349,30 @@ class MqttBridge:
     def _publish_journal(self, house: _House) -> None:
         house.journal_at = time.monotonic()
         book = self.journal.book(household=house.name)
-        text = json.dumps(journal_payload(book, now_utc()))
+        now = now_utc()
+        payload = journal_payload(book, now)
+        try:
+            payload.update(insights_payload(book, now, self._flags_book(house)))
+            online = "online"
+        except Exception:  # the journal's own sensors still show; these two go unavailable
+            log.exception("MQTT: could not read the insights (stash hours, red flag)")
+            online = "offline"
+        if online != house.insights:
+            house.insights = online
+            self._publish(house.topics.insights, online, retain=True)
+        text = json.dumps(payload)
         if text != house.last_journal:
             house.last_journal = text
             self._publish(house.topics.journal_state, text, retain=True, qos=0)
+
+    def _flags_book(self, house: _House) -> Book | None:
+        """The book of the member Home Assistant acts as: the red flag is what they may see."""
+        if self.member is None:
+            return None
+        try:
+            return self.journal.book(household=house.name, member=self.member)
+        except LetdownError:  # no such member in this household: nothing private shown
+            return None
 
     def _publish(self, topic: str, payload: str, *, retain: bool = False, qos: int = 1) -> None:
         info = self._client.publish(topic, payload, qos=qos, retain=retain)

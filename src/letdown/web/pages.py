@@ -61,6 +61,7 @@ from letdown.journal.records import (
     now_utc,
     validate,
 )
+from letdown.journal.stash import rule_set
 from letdown.web import charts
 from letdown.web.deps import BookDep, IdentityDep, SameOrigin, SettingsDep, WriterBookDep
 from letdown.web.settings import Settings
@@ -621,7 +622,8 @@ def dashboard(request: Request, who: IdentityDep, book: BookDep) -> Response:
         next_bag=usable[0] if usable else None,
         expired=[bag for bag in bags if fresh[bag.code] == "expired"],
         expiring=[bag for bag in bags if fresh[bag.code] == "today"],
-        leftovers=book.leftovers(shown.now),
+        leftovers=[(entry, book.leftover_use_by(entry)) for entry in book.leftovers(shown.now)],
+        storage_rules=rule_set(book.household.storage_rules).name,
         stashed_ml=sum(bag.remaining_ml for bag in usable),
         insights=request.app.state.insights.get(who),
         sees_private=who.sees_private,
