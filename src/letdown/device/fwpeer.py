@@ -1,0 +1,548 @@
+"""Firmware in the loop: the pump's firmware under CPython, its drivers bound to the twin.
+
+The firmware's own files (``firmware/*.py``, the link module and the safety core) are
+loaded unchanged; only ``machine`` is replaced by ``TwinMachine``, whose I2C, Pin, PWM
+and WDT read from and write to a simulated parent and pump (``letdown.twin``): the MPRLS
+answers with the counts the twin's pressure gives, the HX711 clocks out the bottle's
+weight bit by bit, PWM duty drives the twin's motor, the vent pins its valves, and the
+twin's presses pull the button pins low. The peer talks to the host over a byte port:
+the master side of a pseudo-terminal whose other side the host opens as a serial
+device.
+
+``python -m letdown.device.fwpeer --fd N ...`` runs one peer process (the tests and
+``letdown bench hil`` start it); ``--fault KIND@MS`` injects a link fault at that device
+time, at the MCU's end of the cable, and ``--result FILE`` writes what the twin saw.
+
+Clocks: ``wall`` steps every 10 ms of wall time, as the board does. ``lockstep`` steps
+as soon as the host's command for the tick arrives, and at the latest after 10 ms of
+wall time, so the firmware's clock never runs slower than the wall's (a silent host is
+still timed out) while a busy host drives the session faster than real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import importlib.util
+import json
+import math
+import os
+import random
+import select
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from letdown.device.base import SIDES, PressKind, Side
+from letdown.twin.cohort import ParentSpec
+from letdown.twin.model import Commands, Readings, Twin
+
+FIRMWARE_MODULES = ("config", "link", "core", "drivers", "board", "pumpfw")
+"""The firmware's modules in import order, by the flat names they have on the board."""
+
+LINK_FAULTS = (
+    "corrupt",
+    "drop",
+    "duplicate",
+    "reorder",
+    "cable_pulled",
+    "mcu_reset",
+    "host_killed",
+)
+"""The link faults the peer and ``letdown bench hil`` inject (``host_killed`` is done
+by the host's end)."""
+
+TICK_MS = 10
+ATMOSPHERE_MMHG = 760.0
+"""Standard atmosphere (ISO 2533); the firmware measures its own zero at power-up."""
+CAP_SINGLE_MMHG = 300.0
+CAP_DOUBLE_MMHG = 260.0
+"""The absolute caps, as issue 9's core: 300 mmHg one side (Elvie Stride 2, FDA 510(k)
+K242125), 260 mmHg while both pump (reference.md)."""
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[3]
+
+
+def firmware_dir() -> Path:
+    """Where ``firmware/`` is: ``$LETDOWN_FIRMWARE_DIR`` or beside ``src/``."""
+    override = os.environ.get("LETDOWN_FIRMWARE_DIR")
+    return Path(override) if override else repo_root() / "firmware"
+
+
+def firmware_files() -> dict[str, Path]:
+    """Board file name -> source: ``firmware/*.py``, the link and the safety core.
+
+    The core is issue 9's ``letdown/safety/core.py``, copied unchanged; until it exists
+    the firmware's stand-in with the same API is used.
+    """
+    source = firmware_dir()
+    files = {
+        path.name: path for path in sorted(source.glob("*.py")) if path.name != "core_standin.py"
+    }
+    files["link.py"] = Path(__file__).with_name("link.py")
+    real_core = Path(__file__).resolve().parents[1] / "safety" / "core.py"
+    files["core.py"] = real_core if real_core.exists() else source / "core_standin.py"
+    return files
+
+
+def load_firmware() -> dict[str, ModuleType]:
+    """Import the firmware's modules under their board names, without keeping them in
+    ``sys.modules`` (they are plain names like ``config`` there)."""
+    files = firmware_files()
+    saved = {name: sys.modules.get(name) for name in FIRMWARE_MODULES}
+    modules: dict[str, ModuleType] = {}
+    try:
+        for name in FIRMWARE_MODULES:
+            spec = importlib.util.spec_from_file_location(name, files[name + ".py"])
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            modules[name] = module
+    finally:
+        for name, previous in saved.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
+    return modules
+
+
+# --- the twin behind machine.* ---------------------------------------------------------
+
+
+class Plant:
+    """The twin and what the board's pins and buses show of it."""
+
+    def __init__(self, twin: Twin, config: ModuleType) -> None:
+        self.twin = twin
+        self.config = config
+        self.commands = Commands()
+        self.readings = Readings(0.0, (0.0, 0.0), (0.0, 0.0), 0.0, (), False)
+        self.volume_sample = [0, 0]
+        self.button_low_until_ms = [0] * 5
+        self.now_ms = 0
+
+    def step(self) -> None:
+        self.readings = readings = self.twin.step(self.commands, TICK_MS / 1000.0)
+        self.now_ms += TICK_MS
+        if readings.volume_at_s >= self.now_ms / 1000.0 - 1e-9:
+            self.volume_sample = [n + 1 for n in self.volume_sample]
+        for press in readings.presses:
+            index = _button_index(press.kind, press.side)
+            # A press holds the button down for 50 ms, as a finger does.
+            self.button_low_until_ms[index] = self.now_ms + 50
+
+
+def _button_index(kind: PressKind, side: Side | None) -> int:
+    if kind is PressKind.STOP:
+        return 4
+    offset = 0 if kind is PressKind.TOO_MUCH else 2
+    return offset + (0 if side is Side.LEFT else 1)
+
+
+class TwinMachine:
+    """A ``machine`` module whose parts are bound to ``plant``."""
+
+    class _Pin:
+        IN = 0
+        OUT = 1
+        PULL_UP = 1
+
+    def __init__(self, plant: Plant) -> None:
+        self.plant = plant
+        config = plant.config
+        roles: dict[int, tuple[str, int]] = {}
+        for side in (0, 1):
+            roles[config.HX711_DOUT[side]] = ("hx_dout", side)
+            roles[config.HX711_SCK[side]] = ("hx_sck", side)
+            roles[config.MOTOR_PWM[side]] = ("motor", side)
+            roles[config.VENT_PIN[side]] = ("vent", side)
+            roles[config.BUTTON_TOO_MUCH[side]] = ("button", side)
+            roles[config.BUTTON_LIMIT[side]] = ("button", 2 + side)
+            roles[config.I2C_SDA[side]] = ("i2c", side)
+            roles[config.I2C_SCL[side]] = ("i2c", side)
+        roles[config.BUTTON_STOP] = ("button", 4)
+        self._roles = roles
+        self._hx = [_Hx711State(plant, side) for side in (0, 1)]
+        machine = self
+
+        class Pin(TwinMachine._Pin):
+            def __init__(self, number: int, mode: int = 0, pull: int | None = None) -> None:
+                self.role, self.index = machine._roles[number]
+
+            def value(self, value: int | None = None) -> int:
+                role, index = self.role, self.index
+                if value is None:
+                    if role == "hx_dout":
+                        return machine._hx[index].dout()
+                    if role == "button":
+                        return 0 if plant.now_ms < plant.button_low_until_ms[index] else 1
+                    return 0
+                if role == "hx_sck":
+                    machine._hx[index].clock(value)
+                elif role == "vent":
+                    plant.commands.vent_open[index] = not value
+                return 0
+
+        class I2C:
+            def __init__(self, bus: int, sda: Any = None, scl: Any = None, freq: int = 0) -> None:
+                self.side = bus
+
+            def writeto(self, address: int, data: bytes) -> None:
+                if address != config.MPRLS_ADDRESS:
+                    raise OSError(errno.ENODEV, "no device")
+
+            def readfrom_into(self, address: int, buffer: bytearray) -> None:
+                vacuum = plant.readings.vacuum_mmhg[self.side]
+                if address != config.MPRLS_ADDRESS or vacuum is None:
+                    # A sensor that stopped answering NACKs its address.
+                    raise OSError(errno.ENODEV, "no device")
+                psi = (ATMOSPHERE_MMHG - vacuum) / 51.71493
+                counts = round(1677722 + psi * (15099494 - 1677722) / 25.0)
+                counts = max(0, min(0xFFFFFF, counts))
+                buffer[0] = 0x40  # powered, not busy, no errors
+                buffer[1] = counts >> 16
+                buffer[2] = (counts >> 8) & 0xFF
+                buffer[3] = counts & 0xFF
+
+        class PWM:
+            def __init__(self, pin: Any) -> None:
+                self.side = pin.index
+
+            def freq(self, hz: int) -> None:
+                pass
+
+            def duty_u16(self, value: int) -> None:
+                plant.commands.duty[self.side] = value / 65535.0
+
+        class WDT:
+            def __init__(self, timeout: int = 0) -> None:
+                pass
+
+            def feed(self) -> None:
+                plant.commands.kick = True
+
+        self.Pin = Pin
+        self.I2C = I2C
+        self.PWM = PWM
+        self.WDT = WDT
+
+
+class _Hx711State:
+    """The HX711's serial output: DOUT low when a conversion is ready, then 24 bits."""
+
+    def __init__(self, plant: Plant, side: int) -> None:
+        self.plant = plant
+        self.side = side
+        self.consumed = 0
+        self.bits = 0
+        self.value = 0
+        self.sck = 0
+
+    def dout(self) -> int:
+        if self.bits == 0:
+            return 0 if self.plant.volume_sample[self.side] > self.consumed else 1
+        return (self.value >> (24 - self.bits)) & 1
+
+    def clock(self, level: int) -> None:
+        if level and not self.sck:
+            if self.bits == 0:
+                volume = self.plant.readings.volume_ml[self.side]
+                config = self.plant.config
+                grams = (volume if volume is not None else 0.0) * config.MILK_G_PER_ML
+                self.value = round(config.HX711_OFFSET + grams * config.HX711_COUNTS_PER_G)
+                self.value &= 0xFFFFFF
+            self.bits += 1
+            if self.bits == 25:
+                self.bits = 0
+                self.consumed = self.plant.volume_sample[self.side]
+        self.sck = level
+
+
+# --- the cable -------------------------------------------------------------------------
+
+
+class FdPort:
+    """The MCU's end of the cable: a non-blocking file descriptor (a pty's master).
+
+    Writes that find the buffer full are dropped, as USB CDC drops data nobody reads.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_blocking(fd, False)
+        self.closed = False
+
+    def read(self) -> bytes:
+        try:
+            return os.read(self.fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError:
+            # The host's side was closed: nothing to read until it opens again.
+            return b""
+
+    def write(self, data: bytes) -> None:
+        try:
+            os.write(self.fd, data)
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            pass
+
+
+class FaultyPort:
+    """Injects one link fault into the cable at a device time, frame by frame."""
+
+    def __init__(self, port: FdPort, kind: str | None, at_ms: int, rng: random.Random) -> None:
+        self.port = port
+        self.kind = kind
+        self.at_ms = at_ms
+        self.rng = rng
+        self.now_ms = 0
+        self.done = False
+        self.pulled = False
+        self._rx = bytearray()
+        self._held: bytes | None = None
+        self.direction = rng.choice(("to_mcu", "to_host"))
+
+    def _due(self) -> bool:
+        return not self.done and self.kind is not None and self.now_ms >= self.at_ms
+
+    def read(self) -> bytes:
+        data = self.port.read()
+        if self.pulled:
+            return b""
+        if not self._due() or self.kind not in ("corrupt", "drop", "duplicate", "reorder"):
+            return data
+        if self.kind == "corrupt" and self.direction == "to_host":
+            return data
+        self._rx += data
+        frames = []
+        while b"\x00" in self._rx:
+            end = self._rx.index(b"\x00") + 1
+            frames.append(bytes(self._rx[:end]))
+            del self._rx[:end]
+        if not frames:
+            return b""
+        first, rest = frames[0], frames[1:]
+        if self._held is not None:
+            self.done = True
+            return first + self._held + b"".join(rest)
+        if self.kind == "corrupt":
+            self.done = True
+            return _corrupt(first, self.rng) + b"".join(rest)
+        if self.kind == "drop":
+            self.done = True
+            return b"".join(rest)
+        if self.kind == "duplicate":
+            self.done = True
+            return first + first + b"".join(rest)
+        # reorder: hold this frame back until the next one has passed.
+        self._held = first
+        if rest:
+            self.done = True
+            return rest[0] + first + b"".join(rest[1:])
+        return b""
+
+    def write(self, data: bytes) -> None:
+        if self.pulled:
+            return
+        if self._due() and self.kind == "corrupt" and self.direction == "to_host":
+            self.done = True
+            data = _corrupt(data, self.rng)
+        self.port.write(data)
+
+
+def _corrupt(frame: bytes, rng: random.Random) -> bytes:
+    """Flip bits in one byte of ``frame``'s body (never its delimiter)."""
+    data = bytearray(frame)
+    index = rng.randrange(0, max(1, len(data) - 1))
+    data[index] ^= 1 << rng.randrange(8) or 1
+    return bytes(data)
+
+
+# --- the peer --------------------------------------------------------------------------
+
+
+class Peer:
+    """One pump: firmware, board and twin, stepping on ``clock`` until stopped."""
+
+    def __init__(
+        self,
+        port: FdPort,
+        parent: ParentSpec,
+        *,
+        seed: int | str = 0,
+        clock: str = "lockstep",
+        fault: str | None = None,
+        fault_at_ms: int = 0,
+        duration_ms: int | None = None,
+    ) -> None:
+        if clock not in ("wall", "lockstep"):
+            raise ValueError(f"clock must be 'wall' or 'lockstep', got {clock!r}")
+        self.modules = load_firmware()
+        self.config = self.modules["config"]
+        self.twin = Twin(parent, seed=seed)
+        self.plant = Plant(self.twin, self.config)
+        self.rng = random.Random(f"{seed}:link")
+        self.port = FaultyPort(port, fault, fault_at_ms, self.rng)
+        self.clock = clock
+        self.fault = fault
+        self.fault_at_ms = fault_at_ms
+        self.duration_ms = duration_ms
+        self.boots = 0
+        self.firmware: Any = None
+        self.safe_at_ms: int | None = None
+        self.detected: str | None = None
+        self.over_cap_ms = 0.0
+        self.max_vacuum_mmhg = 0.0
+        self.stopped = False
+        self.boot()
+
+    def boot(self) -> None:
+        """Power-up (or reset): pins come up as inputs, so motors off and vents open."""
+        self.boots += 1
+        self.plant.commands.duty[:] = [0.0, 0.0]
+        self.plant.commands.vent_open[:] = [True, True]
+        board = self.modules["board"].Board(TwinMachine(self.plant))
+        boot_id = self.rng.getrandbits(32)
+        self.firmware = self.modules["pumpfw"].Firmware(
+            board, self.port, boot_id, self.plant.now_ms
+        )
+
+    def tick(self) -> None:
+        """One 10 ms loop: control, the plant moves on, sense and report."""
+        plant = self.plant
+        now_ms = plant.now_ms
+        self.port.now_ms = now_ms
+        if (
+            self.fault is not None
+            and now_ms >= self.fault_at_ms
+            and not self.port.done
+            and self.fault in ("cable_pulled", "mcu_reset")
+        ):
+            self.port.done = True
+            if self.fault == "cable_pulled":
+                self.port.pulled = True
+            else:
+                self.boot()
+                self.detected = self.detected or "reset"
+        self.firmware.control(now_ms)
+        plant.step()
+        self.firmware.sense(plant.now_ms)
+        self._measure()
+
+    def _measure(self) -> None:
+        twin = self.twin
+        now_ms = self.plant.now_ms
+        vacuums = [twin.true_vacuum_mmhg(side) for side in SIDES]
+        duties = [twin.motor_duty(side) for side in SIDES]
+        both = duties[0] > 0.0 and duties[1] > 0.0
+        cap = CAP_DOUBLE_MMHG if both else CAP_SINGLE_MMHG
+        if max(vacuums) > cap:
+            self.over_cap_ms += TICK_MS
+        self.max_vacuum_mmhg = max(self.max_vacuum_mmhg, *vacuums)
+        if self.fault is not None and now_ms > self.fault_at_ms and self.safe_at_ms is None:
+            safe = all(d == 0.0 for d in duties) and all(twin.vent_open(s) for s in SIDES)
+            if safe:
+                self.safe_at_ms = now_ms
+        fault = self.firmware.core.fault
+        if self.detected is None and fault is not None and now_ms >= self.fault_at_ms:
+            reason = fault[0]
+            if reason.startswith("link_") or reason in ("host_silent", "host_safe"):
+                self.detected = reason
+
+    def run(self, stop_when: Any = None) -> None:
+        """Step until the host hangs up for good, ``duration_ms`` passes or ``stop()``."""
+        fd = self.port.port.fd
+        next_wall = time.monotonic()
+        while not self.stopped:
+            if self.duration_ms is not None and self.plant.now_ms >= self.duration_ms:
+                break
+            next_wall += TICK_MS / 1000.0
+            if self.clock == "wall":
+                delay = next_wall - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            else:
+                delay = max(0.0, next_wall - time.monotonic())
+                ready, _, _ = select.select([fd], [], [], delay)
+                if ready:
+                    next_wall = time.monotonic()
+            self.tick()
+            if stop_when is not None and stop_when(self):
+                break
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def result(self) -> dict[str, Any]:
+        twin = self.twin
+        return {
+            "fault": self.fault,
+            "fault_at_ms": self.fault_at_ms,
+            "safe_at_ms": self.safe_at_ms,
+            "safe_ms": None
+            if self.safe_at_ms is None or self.fault is None
+            else self.safe_at_ms - self.fault_at_ms,
+            "detected_by_mcu": self.detected,
+            "over_cap_ms": self.over_cap_ms,
+            "max_vacuum_mmhg": self.max_vacuum_mmhg,
+            "removed_ml": sum(twin.removed_ml(side) for side in SIDES),
+            "now_ms": self.plant.now_ms,
+            "boots": self.boots,
+            "link_errors": self.firmware.link_errors,
+            "mcu_fault": None if self.firmware.core.fault is None else self.firmware.core.fault[0],
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one peer process on an inherited file descriptor until the host is done."""
+    parser = argparse.ArgumentParser(prog="python -m letdown.device.fwpeer")
+    parser.add_argument("--fd", type=int, required=True, help="the pty master to serve")
+    parser.add_argument("--parent", help="a parent as JSON (ParentSpec); default parent")
+    parser.add_argument("--seed", default="0")
+    parser.add_argument("--clock", default="lockstep", choices=("wall", "lockstep"))
+    parser.add_argument("--fault", help="KIND@MS: inject a link fault at that device time")
+    parser.add_argument("--duration-ms", type=int, help="stop after this much device time")
+    parser.add_argument("--result", help="write what the twin saw here (JSON) on exit")
+    args = parser.parse_args(argv)
+    parent = ParentSpec.model_validate_json(args.parent) if args.parent else ParentSpec(id="peer")
+    fault, at_ms = None, 0
+    if args.fault:
+        fault, _, at = args.fault.partition("@")
+        at_ms = int(at or 0)
+        if fault not in LINK_FAULTS:
+            parser.error(f"unknown fault {fault!r}; known: {', '.join(LINK_FAULTS)}")
+    peer = Peer(
+        FdPort(args.fd),
+        parent,
+        seed=args.seed,
+        clock=args.clock,
+        fault=fault,
+        fault_at_ms=at_ms,
+        duration_ms=args.duration_ms,
+    )
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: peer.stop())
+    try:
+        peer.run()
+    finally:
+        if args.result:
+            Path(args.result).write_text(json.dumps(peer.result(), allow_nan=False))
+    return 0
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,458 @@
+"""The real pump's backend: letdown's firmware on an RP2040 over USB serial.
+
+``open_pump("serial:///dev/ttyACM0")`` opens the port with pyserial, asks the firmware
+for its hello (protocol version, firmware version, the hardware's declared spec) and
+rearms it. Every control tick, ``clock.sleep_until`` sends one command frame (both
+sides' duty and vent, the kick) and waits for the firmware's reading stamped at or after
+the deadline: the device's clock paces the controller, as the simulated pump's does.
+
+Frames are COBS with a CRC-16 (the ``cobs`` and ``crcmod`` packages; the layout is
+``letdown.device.link``, shared with the firmware). A frame that fails its CRC, a gap or
+a repeat in the firmware's sequence numbers, a restart of the firmware, or 200 ms without
+a reading is a link fault: the backend tells the firmware to make the pump safe (it does
+so by itself when the host falls silent), reports the fault in ``faults()``, and explains
+it in ``link_error``.
+
+URLs: ``serial:///dev/ttyACM0`` (a device path), ``serial+socket://HOST:PORT`` (pyserial's
+socket handler, for a firmware peer on the network).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import grp
+import math
+import os
+import struct
+import time
+from typing import Any
+
+import cobs.cobs
+import crcmod.predefined
+import serial
+import serial.tools.list_ports
+
+from letdown.device import link
+from letdown.device.base import (
+    SIDES,
+    BasePump,
+    HardwareFault,
+    Press,
+    PressKind,
+    PumpSpec,
+    Side,
+)
+from letdown.errors import DeviceError
+
+HELLO_TIMEOUT_S = 2.0
+"""The firmware answers a hello request within a few ticks; 2 s covers a board that is
+still booting."""
+LINK_TIMEOUT_S = link.HOST_TIMEOUT_MS / 1000.0
+"""No reading for this long (wall time) and the link counts as lost; the firmware times
+the host out after the same 200 ms and vents."""
+BAUD = 115200
+"""USB CDC ignores the baud rate; a UART bridge would need it."""
+
+_crc16 = crcmod.predefined.mkCrcFun("crc-ccitt-false")
+_PRESS_KINDS = (
+    (PressKind.TOO_MUCH, Side.LEFT),
+    (PressKind.TOO_MUCH, Side.RIGHT),
+    (PressKind.LIMIT, Side.LEFT),
+    (PressKind.LIMIT, Side.RIGHT),
+    (PressKind.STOP, None),
+)
+_NO_FAULTS: frozenset[HardwareFault] = frozenset()
+
+
+class PumpNotFoundError(DeviceError, FileNotFoundError):
+    """No serial device at that path."""
+
+
+class PumpPermissionError(DeviceError, PermissionError):
+    """The serial device exists but this user may not open it."""
+
+
+class FirmwareVersionError(DeviceError):
+    """The firmware speaks another protocol version, or is not letdown's."""
+
+
+class LinkLostError(DeviceError):
+    """The link to the pump failed mid-session; the firmware vents by itself."""
+
+
+def seal(kind: int, seq: int, body: bytes) -> bytes:
+    """One frame's bytes, built with the ``cobs`` and ``crcmod`` libraries."""
+    payload = link.header(kind, seq) + body
+    encoded: bytes = cobs.cobs.encode(payload + struct.pack("<H", _crc16(payload)))
+    return encoded + b"\x00"
+
+
+def open_frame(frame: bytes) -> tuple[int, int, bytes]:
+    """``(kind, seq, body)`` of one frame; ``link.LinkError`` when it fails a check."""
+    try:
+        raw = cobs.cobs.decode(frame)
+    except cobs.cobs.DecodeError:
+        raise link.LinkError("crc", "frame is not valid COBS") from None
+    if len(raw) < 6 or _crc16(raw[:-2]) != raw[-2] | (raw[-1] << 8):
+        raise link.LinkError("crc", "frame CRC mismatch")
+    return link.split(raw[:-2])
+
+
+def port_for(url: str) -> str:
+    """The pyserial port or URL for a letdown device URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    if scheme == "serial":
+        if not rest.startswith("/"):
+            raise DeviceError(
+                f"a serial pump URL names a device path, as serial:///dev/ttyACM0; got {url!r}"
+            )
+        return rest
+    if scheme.startswith("serial+"):
+        return f"{scheme.removeprefix('serial+')}://{rest}"
+    raise DeviceError(f"not a serial pump URL: {url!r} (try serial:///dev/ttyACM0)")
+
+
+def _open_port(url: str) -> Any:
+    port = port_for(url)
+    try:
+        return serial.serial_for_url(port, baudrate=BAUD, timeout=0, write_timeout=0.2)
+    except serial.SerialException as exc:
+        code = getattr(exc, "errno", None)
+        text = str(exc)
+        if code == errno.EACCES or "Permission denied" in text:
+            group = _group_of(port)
+            raise PumpPermissionError(
+                f"permission denied opening {port}: add yourself to the '{group}' group"
+                f" (sudo usermod -aG {group} $USER), then log out and back in"
+            ) from None
+        if code == errno.ENOENT or "No such file" in text or "could not open port" in text:
+            found = ", ".join(p.device for p in serial.tools.list_ports.comports()) or "none"
+            raise PumpNotFoundError(
+                f"no pump at {port}: is it plugged in and powered? (serial ports found: {found})"
+            ) from None
+        raise DeviceError(f"cannot open the pump at {port}: {text}") from None
+
+
+def _group_of(path: str) -> str:
+    try:
+        return grp.getgrgid(os.stat(path).st_gid).gr_name
+    except (OSError, KeyError):
+        return "dialout"
+
+
+class DeviceClock:
+    """The pump's clock: device time from its readings; sleeping is waiting for them."""
+
+    def __init__(self, pump: SerialPump) -> None:
+        self._pump = pump
+
+    def now_s(self) -> float:
+        return self._pump.device_s
+
+    def sleep_until(self, at_s: float) -> None:
+        self._pump.exchange(at_s)
+
+
+class SerialPump(BasePump):
+    """A double pump running letdown's firmware, on a serial port.
+
+    Args:
+        url: ``serial:///dev/ttyACM0``, ``serial+socket://host:port``, or a bare path.
+        port: an already open pyserial-like port (tests), instead of ``url``.
+    """
+
+    name = "serial"
+
+    def __init__(self, url: str | None = None, *, port: Any = None) -> None:
+        if port is None:
+            if url is None:
+                raise DeviceError("a serial pump needs a URL, as serial:///dev/ttyACM0")
+            port = _open_port(url)
+        self.url = url or "serial"
+        self._port = port
+        self._deframer = link.Deframer()
+        self._rx = link.Sequence()
+        self._tx_seq = 0
+        self.device_s = 0.0
+        self.boot_id: int | None = None
+        self.firmware_version = ""
+        self.link_error: str | None = None
+        """Why the link failed, in words for the parent; None while it holds."""
+        self.link_faults: list[tuple[str, float]] = []
+        """Every link fault seen: (kind, device time)."""
+        self.rtts_ms: list[float] = []
+        self._sent_at: dict[int, float] = {}
+        self._duty = [0.0, 0.0]
+        self._vent = [True, True]
+        self._ceiling = [math.nan, math.nan]
+        self._kick_pending = False
+        self._rearm_next = True
+        self._vacuum: list[tuple[float, float] | None] = [None, None]
+        self._volume: list[tuple[float, float] | None] = [None, None]
+        self._presses_seen: tuple[int, ...] | None = None
+        self._pending_presses: list[Press] = []
+        self._flags = 0
+        self._rearm_seq: int | None = None
+        """The rearm command not yet acknowledged: older readings' faults are history."""
+        self.fault_reason = ""
+        self._last_rx = time.monotonic()
+        with contextlib.suppress(AttributeError, serial.SerialException):
+            port.reset_input_buffer()
+        spec = self._handshake()
+        super().__init__(DeviceClock(self), spec)
+
+    # --- the link ------------------------------------------------------------------------
+    def _send(self, kind: int, body: bytes) -> None:
+        seq = self._tx_seq
+        self._tx_seq = (seq + 1) & 0xFFFF
+        if kind == link.COMMAND:
+            self._sent_at[seq] = time.monotonic()
+            if len(self._sent_at) > 64:
+                self._sent_at.pop(next(iter(self._sent_at)))
+        try:
+            self._port.write(seal(kind, seq, body))
+        except (serial.SerialException, OSError) as exc:
+            self._lose(f"cannot write to the pump ({exc})")
+
+    def _handshake(self) -> PumpSpec:
+        self._send(link.HELLO_REQUEST, b"")
+        deadline = time.monotonic() + HELLO_TIMEOUT_S
+        while time.monotonic() < deadline:
+            for kind, _seq, body in self._frames(0.05):
+                if kind != link.HELLO:
+                    continue
+                return self._on_hello(body)
+        raise FirmwareVersionError(
+            f"no answer from letdown's firmware at {self.url} within {HELLO_TIMEOUT_S:g} s:"
+            " is the firmware installed? Install it with `letdown firmware install`"
+        )
+
+    def _on_hello(self, body: bytes) -> PumpSpec:
+        try:
+            boot_id, protocol, values, firmware = link.unpack_hello(body)
+        except (struct.error, IndexError, UnicodeDecodeError):
+            raise FirmwareVersionError(
+                "the pump's hello is not one this letdown understands: update its firmware"
+                " with `letdown firmware install`"
+            ) from None
+        if protocol != link.PROTOCOL:
+            raise FirmwareVersionError(
+                f"the pump runs firmware {firmware} (link protocol {protocol}); this letdown"
+                f" speaks protocol {link.PROTOCOL}: update the firmware with"
+                " `letdown firmware install`"
+            )
+        self.boot_id = boot_id
+        self.firmware_version = firmware
+        self.spec_values = tuple(values)
+        self.sensor_span_mmhg = float(values[10])
+        self._rx.reset()
+        return PumpSpec(*(float(v) for v in values[:10]))
+
+    def _frames(self, wait_s: float) -> list[tuple[int, int, bytes]]:
+        """Frames that arrive within ``wait_s``; bad ones are link faults, not answers."""
+        try:
+            data = self._port.read(self._port.in_waiting or 1)
+            if not data and wait_s > 0:
+                self._port.timeout = wait_s
+                data = self._port.read(1)
+                self._port.timeout = 0
+                if data:
+                    data += self._port.read(self._port.in_waiting)
+        except (serial.SerialException, OSError) as exc:
+            self._lose(f"the serial device went away ({exc})")
+            return []
+        frames = []
+        for raw in self._deframer.feed(data):
+            try:
+                frames.append(open_frame(raw))
+            except link.LinkError as exc:
+                if exc.kind == "version":
+                    raise FirmwareVersionError(
+                        f"the pump speaks another link protocol ({exc}): update its firmware"
+                        " with `letdown firmware install`"
+                    ) from None
+                self._link_fault("corrupt", "a corrupted frame from the pump")
+        return frames
+
+    def _link_fault(self, kind: str, why: str) -> None:
+        """A link fault: the pump is told to make itself safe; the session must end."""
+        self.link_faults.append((kind, self.device_s))
+        if self.link_error is None:
+            self.link_error = f"link fault ({why}): the pump was told to vent"
+        self._send(link.SAFE, link.pack_safe(7))
+
+    def _lose(self, why: str) -> None:
+        self.link_faults.append(("lost", self.device_s))
+        if self.link_error is None or "lost" not in self.link_error:
+            self.link_error = (
+                f"lost the link to the pump mid-session: {why}. The pump vented by itself"
+                " (motors off, vents open within 200 ms); the session ended by link loss"
+            )
+
+    def exchange(self, until_s: float) -> None:
+        """Send this tick's command, then take readings up to device time ``until_s``."""
+        if self.link_error is not None and "lost" in self.link_error:
+            return
+        flags = 0
+        if self._kick_pending:
+            flags |= link.KICK
+        if self._rearm_next:
+            flags |= link.REARM
+            self._rearm_next = False
+            self._rearm_seq = self._tx_seq
+        if self._vent[0]:
+            flags |= link.VENT_LEFT
+        if self._vent[1]:
+            flags |= link.VENT_RIGHT
+        self._kick_pending = False
+        self._send(
+            link.COMMAND,
+            link.pack_command(
+                self._duty[0],
+                self._duty[1],
+                flags,
+                self._ceiling[0],
+                self._ceiling[1],
+                list(self._presses_seen or (0, 0, 0, 0, 0)),
+            ),
+        )
+        # Every tick takes at least one new reading, so device time always moves on.
+        started_s = self.device_s
+        while self.device_s < until_s - 1e-6 or self.device_s <= started_s:
+            frames = self._frames(0.02)
+            now = time.monotonic()
+            if frames:
+                self._last_rx = now
+            for kind, seq, body in frames:
+                self._on_frame(kind, seq, body)
+            if self.link_error is not None and "lost" in self.link_error:
+                return
+            if now - self._last_rx > LINK_TIMEOUT_S:
+                self._lose(f"no reading for {LINK_TIMEOUT_S * 1000:.0f} ms")
+                return
+
+    def _on_frame(self, kind: int, seq: int, body: bytes) -> None:
+        if kind == link.HELLO:
+            boot_id = link.unpack_hello(body)[0]
+            if boot_id != self.boot_id:
+                self._lose("the pump restarted")
+            self._rx.reset()
+            self._rx.check(seq)
+            return
+        problem = self._rx.check(seq)
+        if problem is not None:
+            self._link_fault(
+                "sequence", "frames from the pump were lost" if problem == "gap" else "repeated"
+            )
+        if kind != link.READING or problem == "repeat":
+            return
+        try:
+            r = link.unpack_reading(body)
+        except struct.error:
+            self._link_fault("corrupt", "a reading of the wrong size")
+            return
+        t_s = r[0] / 1000.0
+        self.device_s = max(self.device_s, t_s)
+        for side in (0, 1):
+            vacuum = float(r[1 + side])  # type: ignore[arg-type]
+            volume = float(r[3 + side])  # type: ignore[arg-type]
+            self._vacuum[side] = (vacuum, t_s) if math.isfinite(vacuum) else None
+            self._volume[side] = (volume, r[5] / 1000.0) if math.isfinite(volume) else None
+        presses = r[6]
+        if self._presses_seen is not None:
+            for index, (count, seen) in enumerate(zip(presses, self._presses_seen, strict=True)):
+                for _ in range((count - seen) & 0xFF):
+                    kind_, side_ = _PRESS_KINDS[index]
+                    self._pending_presses.append(Press(kind_, side_, t_s))
+        self._presses_seen = tuple(presses)
+        if self._rearm_seq is not None:
+            if (r[10] - self._rearm_seq) & 0xFFFF >= 0x8000:
+                return
+            self._rearm_seq = None
+        self._flags = r[7]
+        code = r[8]
+        self.fault_reason = (
+            link.FAULT_REASONS[code] if 0 <= code < len(link.FAULT_REASONS) else "core"
+        )
+        sent = self._sent_at.pop(r[10], None)
+        if sent is not None:
+            self.rtts_ms.append((time.monotonic() - sent) * 1000.0)
+            if len(self.rtts_ms) > 100_000:
+                del self.rtts_ms[:50_000]
+
+    def wait_ready(self, timeout_s: float = 2.0) -> None:
+        """Wait until the firmware reads both sensors (it zeroes them at power-up)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._kick_pending = True
+            self.exchange(self.device_s + 0.01)
+            if self.link_error is not None:
+                raise LinkLostError(self.link_error)
+            if self._rearm_seq is None and all(v is not None for v in self._vacuum):
+                return
+        raise DeviceError("the pump's pressure sensors give no reading: see docs/hardware.md")
+
+    # --- BasePump hooks --------------------------------------------------------------------
+    def _read_vacuum(self, side: Side) -> tuple[float, float] | None:
+        return self._vacuum[0 if side is Side.LEFT else 1]
+
+    def _read_volume(self, side: Side) -> tuple[float, float] | None:
+        return self._volume[0 if side is Side.LEFT else 1]
+
+    def _set_duty(self, side: Side, duty: float) -> None:
+        self._duty[0 if side is Side.LEFT else 1] = duty
+
+    def _set_vent(self, side: Side, open_: bool) -> None:
+        self._vent[0 if side is Side.LEFT else 1] = open_
+
+    def set_ceiling(self, side: Side, mmhg: float) -> None:
+        """Tell the firmware's core this side's comfort ceiling (it only ever lowers)."""
+        self._ceiling[0 if side is Side.LEFT else 1] = float(mmhg)
+
+    def _kick(self) -> None:
+        self._kick_pending = True
+
+    def _rearm(self) -> None:
+        self._rearm_next = True
+        self._duty[:] = [0.0, 0.0]
+        self._vent[:] = [True, True]
+
+    def _faults(self) -> frozenset[HardwareFault]:
+        faults = set()
+        if self._flags & (link.FAULT | link.STOPPED) or self.link_error is not None:
+            faults.add(HardwareFault.WATCHDOG)
+        if self.link_error is not None:
+            faults.add(HardwareFault.LINK)
+        return frozenset(faults) if faults else _NO_FAULTS
+
+    def _presses(self) -> tuple[Press, ...]:
+        presses = tuple(self._pending_presses)
+        self._pending_presses.clear()
+        return presses
+
+    def _close(self) -> None:
+        # close() set motors off and vents open; say so and latch it, then let go.
+        if self.link_error is None or "lost" not in self.link_error:
+            self._send(link.SAFE, link.pack_safe(7))
+        with contextlib.suppress(serial.SerialException, OSError):
+            self._port.close()
+
+    @property
+    def side_flags(self) -> int:
+        return self._flags
+
+
+__all__ = [
+    "SIDES",
+    "FirmwareVersionError",
+    "LinkLostError",
+    "PumpNotFoundError",
+    "PumpPermissionError",
+    "SerialPump",
+    "open_frame",
+    "port_for",
+    "seal",
+]
