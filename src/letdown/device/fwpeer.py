@@ -22,15 +22,19 @@ still timed out) while a busy host drives the session faster than real time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib.util
 import json
-import math
 import os
 import random
 import select
+import signal
+import subprocess
 import sys
+import tempfile
 import time
+import tty
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -403,6 +407,8 @@ class Peer:
         self.over_cap_ms = 0.0
         self.max_vacuum_mmhg = 0.0
         self.stopped = False
+        self.last_rx_ms: int | None = None
+        self.unsafe_at_ms: int | None = None
         self.boot()
 
     def boot(self) -> None:
@@ -433,7 +439,10 @@ class Peer:
             else:
                 self.boot()
                 self.detected = self.detected or "reset"
+        last_host = self.firmware.last_host_ms
         self.firmware.control(now_ms)
+        if self.firmware.last_host_ms != last_host:
+            self.last_rx_ms = now_ms
         plant.step()
         self.firmware.sense(plant.now_ms)
         self._measure()
@@ -448,8 +457,10 @@ class Peer:
         if max(vacuums) > cap:
             self.over_cap_ms += TICK_MS
         self.max_vacuum_mmhg = max(self.max_vacuum_mmhg, *vacuums)
+        safe = all(d == 0.0 for d in duties) and all(twin.vent_open(s) for s in SIDES)
+        if not safe:
+            self.unsafe_at_ms = now_ms
         if self.fault is not None and now_ms > self.fault_at_ms and self.safe_at_ms is None:
-            safe = all(d == 0.0 for d in duties) and all(twin.vent_open(s) for s in SIDES)
             if safe:
                 self.safe_at_ms = now_ms
         fault = self.firmware.core.fault
@@ -497,6 +508,9 @@ class Peer:
             "removed_ml": sum(twin.removed_ml(side) for side in SIDES),
             "now_ms": self.plant.now_ms,
             "boots": self.boots,
+            "unsafe_after_host_ms": None
+            if self.last_rx_ms is None or self.unsafe_at_ms is None
+            else self.unsafe_at_ms - self.last_rx_ms,
             "link_errors": self.firmware.link_errors,
             "mcu_fault": None if self.firmware.core.fault is None else self.firmware.core.fault[0],
         }
@@ -529,8 +543,6 @@ def main(argv: list[str] | None = None) -> int:
         fault_at_ms=at_ms,
         duration_ms=args.duration_ms,
     )
-    import signal
-
     signal.signal(signal.SIGTERM, lambda *_: peer.stop())
     try:
         peer.run()
@@ -540,8 +552,77 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _finite(value: float) -> bool:
-    return math.isfinite(value)
+class PeerProcess:
+    """A firmware peer in its own process, serving one end of a pseudo-terminal.
+
+    ``url`` is what a host opens (``serial:///dev/pts/N``); ``result()`` stops the peer
+    and returns what the twin saw (``Peer.result``).
+    """
+
+    def __init__(
+        self,
+        parent: ParentSpec | None = None,
+        *,
+        seed: int | str = 0,
+        clock: str = "lockstep",
+        fault: str | None = None,
+        fault_at_ms: int = 0,
+        duration_ms: int | None = None,
+    ) -> None:
+        master, slave = os.openpty()
+        # Raw from the start: the line discipline must not echo the firmware's hello.
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        self.url = "serial://" + self.path
+        self._slave = slave
+        handle, self._result_path = tempfile.mkstemp(prefix="letdown-peer-", suffix=".json")
+        os.close(handle)
+        args = [
+            sys.executable,
+            "-m",
+            "letdown.device.fwpeer",
+            "--fd",
+            str(master),
+            "--seed",
+            str(seed),
+            "--clock",
+            clock,
+            "--result",
+            self._result_path,
+        ]
+        if parent is not None:
+            args += ["--parent", parent.model_dump_json()]
+        if fault is not None:
+            args += ["--fault", f"{fault}@{fault_at_ms}"]
+        if duration_ms is not None:
+            args += ["--duration-ms", str(duration_ms)]
+        self.process = subprocess.Popen(args, pass_fds=[master])
+        os.close(master)
+        self._result: dict[str, Any] | None = None
+
+    def result(self, timeout_s: float = 10.0) -> dict[str, Any]:
+        """Stop the peer (SIGTERM) and return what the twin saw."""
+        if self._result is None:
+            if self.process.poll() is None:
+                self.process.terminate()
+            self.process.wait(timeout_s)
+            os.close(self._slave)
+            with open(self._result_path) as handle:
+                self._result = json.load(handle)
+            os.unlink(self._result_path)
+        return self._result
+
+    def __enter__(self) -> PeerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._result is None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            os.close(self._slave)
+            with contextlib.suppress(OSError):
+                os.unlink(self._result_path)
 
 
 if __name__ == "__main__":

@@ -153,7 +153,13 @@ class DeviceClock:
         return self._pump.device_s
 
     def sleep_until(self, at_s: float) -> None:
-        self._pump.exchange(at_s)
+        pump = self._pump
+        if pump.lost_at is not None:
+            # No device to pace us any more: its clock goes on as the wall's does.
+            time.sleep(max(0.0, min(1.0, at_s - pump.device_s)))
+            pump.device_s = max(at_s, pump.device_s + 1e-3)
+            return
+        pump.exchange(at_s)
 
 
 class SerialPump(BasePump):
@@ -179,6 +185,8 @@ class SerialPump(BasePump):
         self.device_s = 0.0
         self.boot_id: int | None = None
         self.firmware_version = ""
+        self.lost_at: float | None = None
+        """When (wall clock) the link was lost, if it was."""
         self.link_error: str | None = None
         """Why the link failed, in words for the parent; None while it holds."""
         self.link_faults: list[tuple[str, float]] = []
@@ -285,8 +293,11 @@ class SerialPump(BasePump):
         self._send(link.SAFE, link.pack_safe(7))
 
     def _lose(self, why: str) -> None:
+        self.lost_at = time.monotonic()
+        # Device time went on while nothing came: as much as the wall's since the last.
+        self.device_s += max(1e-3, self.lost_at - self._last_rx)
         self.link_faults.append(("lost", self.device_s))
-        if self.link_error is None or "lost" not in self.link_error:
+        if self.link_error is None or self.link_error.startswith("link fault"):
             self.link_error = (
                 f"lost the link to the pump mid-session: {why}. The pump vented by itself"
                 " (motors off, vents open within 200 ms); the session ended by link loss"
@@ -294,7 +305,7 @@ class SerialPump(BasePump):
 
     def exchange(self, until_s: float) -> None:
         """Send this tick's command, then take readings up to device time ``until_s``."""
-        if self.link_error is not None and "lost" in self.link_error:
+        if self.lost_at is not None:
             return
         flags = 0
         if self._kick_pending:
@@ -328,7 +339,7 @@ class SerialPump(BasePump):
                 self._last_rx = now
             for kind, seq, body in frames:
                 self._on_frame(kind, seq, body)
-            if self.link_error is not None and "lost" in self.link_error:
+            if self.lost_at is not None:
                 return
             if now - self._last_rx > LINK_TIMEOUT_S:
                 self._lose(f"no reading for {LINK_TIMEOUT_S * 1000:.0f} ms")
@@ -435,7 +446,7 @@ class SerialPump(BasePump):
 
     def _close(self) -> None:
         # close() set motors off and vents open; say so and latch it, then let go.
-        if self.link_error is None or "lost" not in self.link_error:
+        if self.lost_at is None:
             self._send(link.SAFE, link.pack_safe(7))
         with contextlib.suppress(serial.SerialException, OSError):
             self._port.close()
