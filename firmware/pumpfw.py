@@ -202,7 +202,7 @@ class Firmware:
         if self.stale_target[side] is None:
             self.stale_target[side] = vacuum
         duty = HOLD_GAIN_PER_MMHG * (self.stale_target[side] - vacuum) + HOLD_DUTY
-        duty = 1.0 if duty > 1.0 else duty
+        duty = 1.0 if duty > 1.0 else (0.0 if duty < 0.0 else duty)
         return duty if duty < self.command[side] else self.command[side]
 
     def poll_buttons(self, now_ms):

@@ -23,6 +23,10 @@ from letdown.device.fwpeer import PeerProcess
 from letdown.device.serial import SerialPump
 from letdown.pump.session import PumpSession, State
 
+LINK_TIMEOUT_S = 1.0
+"""A loaded CI machine may not run the peer for 200 ms; the firmware still times the
+host out after 200 ms of its own time, which is what the twin measures."""
+
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="needs a pseudo-terminal")
 
 
@@ -40,7 +44,7 @@ def run_session(pump: SerialPump, until_s: float, pause_every_s: float = 0.0) ->
 
 def test_a_session_runs_on_the_firmware_through_the_serial_link() -> None:
     with PeerProcess(make_parent(), seed=3) as peer:
-        pump = open_pump(peer.url)
+        pump = open_pump(peer.url, link_timeout_s=LINK_TIMEOUT_S)
         assert isinstance(pump, SerialPump)
         assert pump.firmware_version == link.FIRMWARE_VERSION
         assert pump.spec.watchdog_s == pytest.approx(0.25)
@@ -69,7 +73,7 @@ def test_a_link_fault_mid_session_is_detected_and_the_pump_is_safe_within_250_ms
     fault: str,
 ) -> None:
     with PeerProcess(make_parent(), seed=5, fault=fault, fault_at_ms=2500) as peer:
-        pump = open_pump(peer.url)
+        pump = open_pump(peer.url, link_timeout_s=LINK_TIMEOUT_S)
         assert isinstance(pump, SerialPump)
         pump.wait_ready()
         session = run_session(pump, until_s=6.0)
@@ -77,6 +81,7 @@ def test_a_link_fault_mid_session_is_detected_and_the_pump_is_safe_within_250_ms
         assert session.finished and session.state is State.FAULT
         link_error = pump.link_error
         pump.close()
+        time.sleep(0.3)
         seen = peer.result()
     assert seen["safe_ms"] is not None and seen["safe_ms"] <= 250, seen
     assert seen["over_cap_ms"] == 0
@@ -86,7 +91,7 @@ def test_a_link_fault_mid_session_is_detected_and_the_pump_is_safe_within_250_ms
     if fault == "mcu_reset":
         assert link_error is not None and "restarted" in link_error and "vented" in link_error
     if fault == "cable_pulled":
-        assert seen["detected_by_mcu"] == "host_silent"
+        assert seen["detected_by_mcu"] == "host_silent", str(seen)
         assert link_error is not None and "vented by itself" in link_error
 
 
@@ -129,11 +134,11 @@ def test_a_host_killed_with_sigkill_leaves_the_pump_vented_within_250_ms() -> No
 def test_host_pauses_of_30_ms_keep_the_vacuum_within_the_programs_tolerance() -> None:
     results = {}
     for pause in (0.0, 0.25):
-        with PeerProcess(make_parent(), seed=11) as peer:
-            pump = open_pump(peer.url)
+        with PeerProcess(make_parent(), seed=11, clock="wall") as peer:
+            pump = open_pump(peer.url, link_timeout_s=LINK_TIMEOUT_S)
             assert isinstance(pump, SerialPump)
             pump.wait_ready()
-            session = run_session(pump, until_s=20.0, pause_every_s=pause)
+            session = run_session(pump, until_s=8.0, pause_every_s=pause)
             assert not session.finished, session.snapshot().fault
             pump.close()
             results[pause] = peer.result()

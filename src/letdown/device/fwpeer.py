@@ -14,9 +14,10 @@ device.
 time, at the MCU's end of the cable, and ``--result FILE`` writes what the twin saw.
 
 Clocks: ``wall`` steps every 10 ms of wall time, as the board does. ``lockstep`` steps
-as soon as the host's command for the tick arrives, and at the latest after 10 ms of
-wall time, so the firmware's clock never runs slower than the wall's (a silent host is
-still timed out) while a busy host drives the session faster than real time.
+as soon as the host's command for the tick arrives (a command that says the host waits),
+and at the latest after 25 ms of wall time, so a silent host is still timed out (200 ms
+of device time is then half a second of wall time: a loaded test machine does not trip
+it by a scheduling hiccup) while a busy host drives the session faster than real time.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import faulthandler
 import importlib.util
 import json
 import os
@@ -39,6 +41,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from letdown.device import link
 from letdown.device.base import SIDES, PressKind, Side
 from letdown.twin.cohort import ParentSpec
 from letdown.twin.model import Commands, Readings, Twin
@@ -280,9 +283,10 @@ class FdPort:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         os.set_blocking(fd, False)
-        self.closed = False
+        self._peeked = bytearray()
+        self._deframer = link.Deframer()
 
-    def read(self) -> bytes:
+    def _read(self) -> bytes:
         try:
             return os.read(self.fd, 4096)
         except (BlockingIOError, InterruptedError):
@@ -290,6 +294,27 @@ class FdPort:
         except OSError:
             # The host's side was closed: nothing to read until it opens again.
             return b""
+
+    def read(self) -> bytes:
+        data = bytes(self._peeked) + self._read()
+        self._peeked.clear()
+        return data
+
+    def host_waiting(self) -> tuple[bool, bool]:
+        """Whether a command that came in says the host is blocked on the next reading,
+        and whether anything came at all."""
+        data = self._read()
+        self._peeked += data
+        waiting = False
+        for frame in self._deframer.feed(data):
+            try:
+                kind, _seq, body = link.open_frame(frame)
+            except link.LinkError:
+                waiting = True  # let the firmware see it at once
+                continue
+            if kind != link.COMMAND or link.unpack_command(body)[2] & link.WAITING:
+                waiting = True
+        return waiting, bool(data)
 
     def write(self, data: bytes) -> None:
         try:
@@ -387,6 +412,7 @@ class Peer:
         fault: str | None = None,
         fault_at_ms: int = 0,
         duration_ms: int | None = None,
+        idle_step_ms: int = 25,
     ) -> None:
         if clock not in ("wall", "lockstep"):
             raise ValueError(f"clock must be 'wall' or 'lockstep', got {clock!r}")
@@ -400,6 +426,7 @@ class Peer:
         self.fault = fault
         self.fault_at_ms = fault_at_ms
         self.duration_ms = duration_ms
+        self.idle_step_ms = idle_step_ms
         self.boots = 0
         self.firmware: Any = None
         self.safe_at_ms: int | None = None
@@ -460,9 +487,13 @@ class Peer:
         safe = all(d == 0.0 for d in duties) and all(twin.vent_open(s) for s in SIDES)
         if not safe:
             self.unsafe_at_ms = now_ms
-        if self.fault is not None and now_ms > self.fault_at_ms and self.safe_at_ms is None:
-            if safe:
-                self.safe_at_ms = now_ms
+        if (
+            safe
+            and self.fault is not None
+            and now_ms > self.fault_at_ms
+            and self.safe_at_ms is None
+        ):
+            self.safe_at_ms = now_ms
         fault = self.firmware.core.fault
         if self.detected is None and fault is not None and now_ms >= self.fault_at_ms:
             reason = fault[0]
@@ -476,16 +507,28 @@ class Peer:
         while not self.stopped:
             if self.duration_ms is not None and self.plant.now_ms >= self.duration_ms:
                 break
-            next_wall += TICK_MS / 1000.0
+            next_wall += (TICK_MS if self.clock == "wall" else self.idle_step_ms) / 1000.0
             if self.clock == "wall":
                 delay = next_wall - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
             else:
-                delay = max(0.0, next_wall - time.monotonic())
-                ready, _, _ = select.select([fd], [], [], delay)
-                if ready:
-                    next_wall = time.monotonic()
+                # Step when the host waits on us, else as the wall clock goes.
+                while True:
+                    delay = next_wall - time.monotonic()
+                    if delay <= 0:
+                        break
+                    ready, _, _ = select.select([fd], [], [], delay)
+                    if not ready:
+                        break
+                    waiting, got = self.port.port.host_waiting()
+                    if waiting:
+                        next_wall = time.monotonic()
+                        break
+                    if not got:
+                        # Readable yet empty: nobody has the other end open.
+                        time.sleep(max(0.0, next_wall - time.monotonic()))
+                        break
             self.tick()
             if stop_when is not None and stop_when(self):
                 break
@@ -544,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         duration_ms=args.duration_ms,
     )
     signal.signal(signal.SIGTERM, lambda *_: peer.stop())
+    faulthandler.register(signal.SIGUSR1)
     try:
         peer.run()
     finally:

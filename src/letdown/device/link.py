@@ -45,6 +45,9 @@ REARM = 2
 """Clear a latched fault: outputs stay off until commanded again."""
 VENT_LEFT = 4
 VENT_RIGHT = 8
+WAITING = 16
+"""The host is blocked until the next reading (a simulated board may step at once;
+the firmware on a board ignores it)."""
 
 # Reading flags.
 FAULT = 1

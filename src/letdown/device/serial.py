@@ -26,6 +26,7 @@ import math
 import os
 import struct
 import time
+from collections import deque
 from typing import Any
 
 import cobs.cobs
@@ -51,6 +52,8 @@ still booting."""
 LINK_TIMEOUT_S = link.HOST_TIMEOUT_MS / 1000.0
 """No reading for this long (wall time) and the link counts as lost; the firmware times
 the host out after the same 200 ms and vents."""
+TICK_S = 0.01
+"""The firmware reads and reports every 10 ms."""
 BAUD = 115200
 """USB CDC ignores the baud rate; a UART bridge would need it."""
 
@@ -63,6 +66,7 @@ _PRESS_KINDS = (
     (PressKind.STOP, None),
 )
 _NO_FAULTS: frozenset[HardwareFault] = frozenset()
+_READING_SIZE = len(link.pack_reading(0, 0.0, 0.0, 0.0, 0.0, 0, [0] * 5, 0, 0, 0, 0, 0, 0, 0, 0))
 
 
 class PumpNotFoundError(DeviceError, FileNotFoundError):
@@ -150,7 +154,7 @@ class DeviceClock:
         self._pump = pump
 
     def now_s(self) -> float:
-        return self._pump.device_s
+        return self._pump.now_s()
 
     def sleep_until(self, at_s: float) -> None:
         pump = self._pump
@@ -168,16 +172,21 @@ class SerialPump(BasePump):
     Args:
         url: ``serial:///dev/ttyACM0``, ``serial+socket://host:port``, or a bare path.
         port: an already open pyserial-like port (tests), instead of ``url``.
+        link_timeout_s: no reading for this long (wall time) and the link is lost; a
+            simulated board on a loaded machine may need more than a board's 200 ms.
     """
 
     name = "serial"
 
-    def __init__(self, url: str | None = None, *, port: Any = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, port: Any = None, link_timeout_s: float = LINK_TIMEOUT_S
+    ) -> None:
         if port is None:
             if url is None:
                 raise DeviceError("a serial pump needs a URL, as serial:///dev/ttyACM0")
             port = _open_port(url)
         self.url = url or "serial"
+        self.link_timeout_s = link_timeout_s
         self._port = port
         self._deframer = link.Deframer()
         self._rx = link.Sequence()
@@ -207,6 +216,7 @@ class SerialPump(BasePump):
         """The rearm command not yet acknowledged: older readings' faults are history."""
         self.fault_reason = ""
         self._last_rx = time.monotonic()
+        self._queue: deque[tuple[int, int, bytes, float | None]] = deque()
         with contextlib.suppress(AttributeError, serial.SerialException):
             port.reset_input_buffer()
         spec = self._handshake()
@@ -303,8 +313,17 @@ class SerialPump(BasePump):
                 " (motors off, vents open within 200 ms); the session ended by link loss"
             )
 
+    def now_s(self) -> float:
+        """Device time: the stamp of the latest reading the controller has been given."""
+        return self.device_s
+
     def exchange(self, until_s: float) -> None:
-        """Send this tick's command, then take readings up to device time ``until_s``."""
+        """Send this tick's command, then take readings, in order, up to ``until_s``.
+
+        Readings queue up and are taken one by one, at least one a tick, so a host that
+        fell behind catches up through them (its ticks then come without waiting) and
+        every tick sees the reading stamped at its own time.
+        """
         if self.lost_at is not None:
             return
         flags = 0
@@ -318,6 +337,8 @@ class SerialPump(BasePump):
             flags |= link.VENT_LEFT
         if self._vent[1]:
             flags |= link.VENT_RIGHT
+        if not any(t is not None and t >= until_s - 1e-6 for *_, t in self._queue):
+            flags |= link.WAITING
         self._kick_pending = False
         self._send(
             link.COMMAND,
@@ -330,43 +351,61 @@ class SerialPump(BasePump):
                 list(self._presses_seen or (0, 0, 0, 0, 0)),
             ),
         )
-        # Every tick takes at least one new reading, so device time always moves on.
-        started_s = self.device_s
-        while self.device_s < until_s - 1e-6 or self.device_s <= started_s:
-            frames = self._frames(0.02)
+        applied = False
+        queue = self._queue
+        while True:
+            while queue:
+                kind, seq, body, _t = queue.popleft()
+                applied = self._on_frame(kind, seq, body) or applied
+                if self.lost_at is not None:
+                    return
+                if applied and self.device_s >= until_s - 1e-6:
+                    return
+            frames = self._frames(0.002)
             now = time.monotonic()
             if frames:
                 self._last_rx = now
-            for kind, seq, body in frames:
-                self._on_frame(kind, seq, body)
-            if self.lost_at is not None:
+                for kind, seq, body in frames:
+                    t_s = None
+                    if kind == link.READING and len(body) == _READING_SIZE:
+                        t_ms, ack = struct.unpack_from("<I", body)[0], body[-8] | body[-7] << 8
+                        t_s = t_ms / 1000.0
+                        sent = self._sent_at.pop(ack, None)
+                        if sent is not None:
+                            # Command sent to the reading that acknowledges it, as received.
+                            self.rtts_ms.append((now - sent) * 1000.0)
+                    queue.append((kind, seq, body, t_s))
+            elif self.lost_at is not None:
                 return
-            if now - self._last_rx > LINK_TIMEOUT_S:
-                self._lose(f"no reading for {LINK_TIMEOUT_S * 1000:.0f} ms")
+            elif now - self._last_rx > self.link_timeout_s:
+                self._lose(f"no reading for {self.link_timeout_s * 1000:.0f} ms")
                 return
 
-    def _on_frame(self, kind: int, seq: int, body: bytes) -> None:
+    def _on_frame(self, kind: int, seq: int, body: bytes) -> bool:
+        """Take one frame; True when it was a reading that moved device time on."""
         if kind == link.HELLO:
             boot_id = link.unpack_hello(body)[0]
             if boot_id != self.boot_id:
                 self._lose("the pump restarted")
             self._rx.reset()
             self._rx.check(seq)
-            return
+            return False
         problem = self._rx.check(seq)
         if problem is not None:
             self._link_fault(
                 "sequence", "frames from the pump were lost" if problem == "gap" else "repeated"
             )
         if kind != link.READING or problem == "repeat":
-            return
+            return False
         try:
             r = link.unpack_reading(body)
         except struct.error:
             self._link_fault("corrupt", "a reading of the wrong size")
-            return
+            return False
         t_s = r[0] / 1000.0
-        self.device_s = max(self.device_s, t_s)
+        if t_s <= self.device_s:
+            return False
+        self.device_s = t_s
         for side in (0, 1):
             vacuum = float(r[1 + side])  # type: ignore[arg-type]
             volume = float(r[3 + side])  # type: ignore[arg-type]
@@ -381,29 +420,29 @@ class SerialPump(BasePump):
         self._presses_seen = tuple(presses)
         if self._rearm_seq is not None:
             if (r[10] - self._rearm_seq) & 0xFFFF >= 0x8000:
-                return
+                return True
             self._rearm_seq = None
         self._flags = r[7]
         code = r[8]
         self.fault_reason = (
             link.FAULT_REASONS[code] if 0 <= code < len(link.FAULT_REASONS) else "core"
         )
-        sent = self._sent_at.pop(r[10], None)
-        if sent is not None:
-            self.rtts_ms.append((time.monotonic() - sent) * 1000.0)
-            if len(self.rtts_ms) > 100_000:
-                del self.rtts_ms[:50_000]
+        return True
 
-    def wait_ready(self, timeout_s: float = 2.0) -> None:
+    def wait_ready(self, timeout_s: float = 5.0) -> None:
         """Wait until the firmware reads both sensors (it zeroes them at power-up)."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self._kick_pending = True
-            self.exchange(self.device_s + 0.01)
-            if self.link_error is not None:
-                raise LinkLostError(self.link_error)
-            if self._rearm_seq is None and all(v is not None for v in self._vacuum):
-                return
+        session_timeout_s, self.link_timeout_s = self.link_timeout_s, timeout_s
+        try:
+            while time.monotonic() < deadline:
+                self._kick_pending = True
+                self.exchange(self.device_s + 0.01)
+                if self.link_error is not None:
+                    raise LinkLostError(self.link_error)
+                if self._rearm_seq is None and all(v is not None for v in self._vacuum):
+                    return
+        finally:
+            self.link_timeout_s = session_timeout_s
         raise DeviceError("the pump's pressure sensors give no reading: see docs/hardware.md")
 
     # --- BasePump hooks --------------------------------------------------------------------
