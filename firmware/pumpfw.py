@@ -27,25 +27,26 @@ STALE_MS = 15
 HOLD_GAIN_PER_MMHG = 0.05
 HOLD_DUTY = 0.05
 """The hold's proportional duty, the same law as the host's tracker near its peak."""
-TOO_MUCH_HOLD_MS = 500
-"""A "too much" press vents its side on the MCU at once, for this long (the host lowers
-the level meanwhile)."""
+PRESS_KINDS = ("too_much", "too_much", "limit", "limit", "stop")
+PRESS_SIDES = (0, 1, 0, 1, None)
 NAN = float("nan")
 
-_FAULT_CODES = {
-    "host_silent": 2,
-    "link_crc": 3,
-    "link_sequence": 4,
-    "link_version": 5,
-    "stop": 6,
-    "host_safe": 7,
-    "not_connected": 10,
-}
-
-
 def make_core(spec, now_s):
-    """The safety core with limits from the declared spec and the absolute caps."""
-    return core.Core(core.Limits(stall_mmhg=spec[1], watchdog_s=spec[9]), now_s)
+    """The safety core (issue 9's, unchanged) with limits from the declared spec and the
+    absolute caps."""
+    limits = core.Limits(
+        spec[0], spec[1], spec[2], spec[3], spec[4], spec[5], spec[6], spec[7], spec[8], spec[9]
+    )
+    # Made within a loop whose tick comes next: its clock starts one tick back.
+    return core.Core(limits, now_s - config.TICK_MS / 1000.0)
+
+
+def fault_code(reason):
+    """A fault's reason as the link's code (1, "core", for one the link has no name for)."""
+    for index in range(len(link.FAULT_REASONS)):
+        if link.FAULT_REASONS[index] == reason:
+            return index
+    return 1
 
 
 class Firmware:
@@ -67,21 +68,18 @@ class Firmware:
         self.ceilings = [NAN, NAN]
         self.acks = [0, 0, 0, 0, 0]
         self.presses = [0, 0, 0, 0, 0]
-        self.hold_until_ms = [0, 0]
         self.stale_target = [None, None]
-        self.stopped = False
         self.host_silent = False
-        self.fault_code = 0
-        self.fault_side = -1
         self.ack_seq = 0
         self.link_errors = 0
         self.vacuum = [NAN, NAN]
+        self.host_silent = False
         self.volume = [NAN, NAN]
         self.volume_ms = 0
         self.zero_psi = [None, None]
         self.zero_samples = [[], []]
         self.outputs = (0.0, True, 0.0, True)
-        self.core.trip("not_connected", -1, now_ms / 1000.0)
+        self.core.trip("not_connected", None, now_ms / 1000.0)
         self.send(link.HELLO, link.pack_hello(boot_id, spec))
 
     # --- the link --------------------------------------------------------------------
@@ -90,9 +88,6 @@ class Firmware:
         self.tx_seq = (self.tx_seq + 1) & 0xFFFF
 
     def trip(self, reason, side, now_ms):
-        if self.core.fault is None:
-            self.fault_code = _FAULT_CODES.get(reason, 1)
-            self.fault_side = side
         self.core.trip(reason, side, now_ms / 1000.0)
 
     def receive(self, now_ms):
@@ -105,7 +100,7 @@ class Firmware:
             except link.LinkError as error:
                 self.link_errors += 1
                 if self.connected:
-                    self.trip("link_" + error.kind, -1, now_ms)
+                    self.trip("link_" + error.kind, None, now_ms)
                 continue
             if kind == link.HELLO_REQUEST:
                 # A host (re)opened the port: a fresh link; outputs stay off until it
@@ -121,14 +116,14 @@ class Firmware:
             problem = self.rx.check(seq)
             if problem is not None:
                 self.link_errors += 1
-                self.trip("link_sequence", -1, now_ms)
+                self.trip("link_sequence", None, now_ms)
                 continue
             self.last_host_ms = now_ms
             self.ack_seq = seq
             if kind == link.COMMAND:
                 self.apply_command(link.unpack_command(body), now_ms)
             elif kind == link.SAFE:
-                self.trip("host_safe", -1, now_ms)
+                self.trip("host_safe", None, now_ms)
 
     def apply_command(self, command, now_ms):
         duty_l, duty_r, flags, ceiling_l, ceiling_r, acks = command
@@ -139,21 +134,23 @@ class Firmware:
         self.stale_target = [None, None]
         self.acks = list(acks)
         for side, ceiling in ((0, ceiling_l), (1, ceiling_r)):
-            if ceiling == ceiling and ceiling != self.ceilings[side]:
+            if ceiling == ceiling and ceiling != self.ceilings[side] and ceiling > 0.0:
                 self.ceilings[side] = ceiling
-                self.core.set_ceiling(side, ceiling)
+                try:
+                    if flags & link.PARENT_RAISE:
+                        self.core.raise_ceiling(side, ceiling)
+                    else:
+                        self.core.lower_ceiling(side, ceiling)
+                except ValueError:
+                    self.trip("bad_command", side, now_ms)
         if flags & link.KICK:
-            self.core.kick(now_ms / 1000.0)
+            self.core.kick()
 
     def rearm(self, now_ms):
         """A new core (the old one's fault is cleared): outputs off until commanded."""
         self.core = make_core(self.spec, now_ms / 1000.0)
         self.ceilings = [NAN, NAN]
-        self.stopped = False
         self.host_silent = False
-        self.fault_code = 0
-        self.fault_side = -1
-        self.hold_until_ms = [0, 0]
 
     # --- one loop --------------------------------------------------------------------
     def control(self, now_ms):
@@ -162,30 +159,33 @@ class Firmware:
         if self.connected and now_ms - self.last_host_ms > link.HOST_TIMEOUT_MS:
             if not self.host_silent:
                 self.host_silent = True
-                self.trip("host_silent", -1, now_ms)
+                # Outputs already safe: nothing to latch (the host may come back).
+                if self.outputs[0] > 0.0 or self.outputs[2] > 0.0:
+                    self.trip("host_silent", None, now_ms)
+                elif not (self.outputs[1] and self.outputs[3]):
+                    self.trip("host_silent", None, now_ms)
         self.poll_buttons(now_ms)
         stale = now_ms - self.last_command_ms > STALE_MS
         for side in (0, 1):
             duty = self.command[side]
             vent = self.command[2 + side]
-            if self.stopped or now_ms < self.hold_until_ms[side]:
-                duty, vent = 0.0, True
-            elif stale and not vent and duty > 0.0:
+            if stale and not vent and duty > 0.0:
                 duty = self.hold_duty(side)
-            self.core.command(side, duty, vent)
+            try:
+                self.core.request(side, duty, vent)
+            except ValueError:
+                pass  # the core latched a bad_command fault
         vacuum = self.vacuum
+        now_s = now_ms / 1000.0
         self.outputs = outputs = self.core.tick(
-            now_ms / 1000.0,
-            vacuum[0],
-            vacuum[1],
-            self.volume[0],
-            self.volume[1],
-            self.volume_ms / 1000.0,
+            now_s,
+            vacuum[0] if vacuum[0] == vacuum[0] else None,
+            vacuum[1] if vacuum[1] == vacuum[1] else None,
+            self.volume[0] if self.volume[0] == self.volume[0] else None,
+            self.volume[1] if self.volume[1] == self.volume[1] else None,
+            self.volume_ms / 1000.0 if self.volume_ms else None,
             False,
         )
-        if self.core.fault is not None and self.fault_code == 0:
-            self.fault_code = 1
-            self.fault_side = self.core.fault[1]
         board = self.board
         # Motors off before vents open, on every path.
         board.motors[0].set(outputs[0])
@@ -209,11 +209,10 @@ class Firmware:
         buttons = self.board.buttons
         for index in range(link.BUTTONS):
             if buttons[index].poll():
+                # Acted on here at once (the core stops, lowers or pauses the side),
+                # then reported to the host.
                 self.presses[index] = (self.presses[index] + 1) & 0xFF
-                if index == link.TOO_MUCH_LEFT or index == link.TOO_MUCH_RIGHT:
-                    self.hold_until_ms[index] = now_ms + TOO_MUCH_HOLD_MS
-                elif index == link.STOP:
-                    self.stopped = True
+                self.core.press(PRESS_KINDS[index], PRESS_SIDES[index], now_ms / 1000.0)
 
     def sense(self, now_ms):
         """Read both pressure sensors (and the scales when ready); send the reading."""
@@ -239,15 +238,21 @@ class Firmware:
                 self.volume[side] = grams / config.MILK_G_PER_ML
                 self.volume_ms = now_ms
         flags = 0
-        if self.core.fault is not None:
+        fault = self.core.fault
+        code = 0
+        side = -1
+        if fault is not None:
             flags |= link.FAULT
+            code = fault_code(fault.reason)
+            side = -1 if fault.side is None else fault.side
+        elif self.core.stopped:
+            flags |= link.STOPPED
+            code = fault_code(self.core.stopped)
         if self.host_silent:
             flags |= link.HOST_SILENT
-        if self.stopped:
-            flags |= link.STOPPED
-        if now_ms < self.hold_until_ms[0]:
+        if self.core.paused(0):
             flags |= link.HOLD_LEFT
-        if now_ms < self.hold_until_ms[1]:
+        if self.core.paused(1):
             flags |= link.HOLD_RIGHT
         outputs = self.outputs
         if outputs[1]:
@@ -265,8 +270,8 @@ class Firmware:
                 self.volume_ms,
                 self.presses,
                 flags,
-                self.fault_code,
-                self.fault_side,
+                code,
+                side,
                 self.ack_seq,
                 self.link_errors,
                 self.boot_id & 0xFFFF,

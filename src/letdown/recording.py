@@ -58,5 +58,5 @@ def to_journal(
         presses=sum(1 for kind, _side, _at in record.presses if kind == PressKind.TOO_MUCH.value),
         ended_by=record.ended_by,
         faults=tuple(fault.message for fault in record.faults),
-        notes=notes,
+        notes=" ".join(part for part in (notes, *record.notes) if part),
     )

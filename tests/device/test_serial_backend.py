@@ -91,7 +91,7 @@ def test_a_link_fault_mid_session_is_detected_and_the_pump_is_safe_within_250_ms
     if fault == "mcu_reset":
         assert link_error is not None and "restarted" in link_error and "vented" in link_error
     if fault == "cable_pulled":
-        assert seen["detected_by_mcu"] == "host_silent", str(seen)
+        assert seen["detected_by_mcu"] in ("host_silent", "controller_silent"), str(seen)
         assert link_error is not None and "vented by itself" in link_error
 
 
@@ -126,7 +126,7 @@ def test_a_host_killed_with_sigkill_leaves_the_pump_vented_within_250_ms() -> No
     # last unsafe output came at most 250 ms after the host's last frame (it may have
     # died during a release, when the outputs were safe already).
     assert seen["max_vacuum_mmhg"] > 60.0
-    assert seen["mcu_fault"] == "host_silent"
+    assert seen["mcu_fault"] in ("host_silent", "controller_silent")
     assert seen["unsafe_after_host_ms"] is not None
     assert seen["unsafe_after_host_ms"] <= 250, seen
 

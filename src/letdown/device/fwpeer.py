@@ -496,8 +496,12 @@ class Peer:
             self.safe_at_ms = now_ms
         fault = self.firmware.core.fault
         if self.detected is None and fault is not None and now_ms >= self.fault_at_ms:
-            reason = fault[0]
-            if reason.startswith("link_") or reason in ("host_silent", "host_safe"):
+            reason = fault.reason
+            if reason.startswith("link_") or reason in (
+                "host_silent",
+                "host_safe",
+                "controller_silent",
+            ):
                 self.detected = reason
 
     def run(self, stop_when: Any = None) -> None:
@@ -555,7 +559,10 @@ class Peer:
             if self.last_rx_ms is None or self.unsafe_at_ms is None
             else self.unsafe_at_ms - self.last_rx_ms,
             "link_errors": self.firmware.link_errors,
-            "mcu_fault": None if self.firmware.core.fault is None else self.firmware.core.fault[0],
+            "mcu_fault": None
+            if self.firmware.core.fault is None
+            else self.firmware.core.fault.reason,
+            "mcu_stopped": self.firmware.core.stopped,
         }
 
 

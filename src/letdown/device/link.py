@@ -45,6 +45,9 @@ REARM = 2
 """Clear a latched fault: outputs stay off until commanded again."""
 VENT_LEFT = 4
 VENT_RIGHT = 8
+PARENT_RAISE = 32
+"""The ceilings in this command are the parent's own raise (a level-up); without it the
+firmware only ever lowers a ceiling."""
 WAITING = 16
 """The host is blocked until the next reading (a simulated board may step at once;
 the firmware on a board ignores it)."""
@@ -55,10 +58,11 @@ FAULT = 1
 HOST_SILENT = 2
 """No valid host frame for ``HOST_TIMEOUT_MS``: the firmware made the pump safe."""
 STOPPED = 4
-"""The stop button was pressed: motors off, vents open until a rearm."""
+"""The core stopped the pump without a fault (the stop button, the 40-minute limit):
+motors off, vents open until a rearm."""
 HOLD_LEFT = 8
 HOLD_RIGHT = 16
-"""A "too much" press is venting that side on the MCU right now."""
+"""The core paused that side ("too much" at the floor)."""
 APPLIED_VENT_LEFT = 32
 APPLIED_VENT_RIGHT = 64
 
@@ -108,10 +112,31 @@ FAULT_REASONS = (
     "link_version",
     "stop",
     "host_safe",
-    "sensor",
-    "watchdog_reset",
     "not_connected",
+    "bad_command",
+    # The safety core's own reasons (letdown/safety/core.py).
+    "over_cap",
+    "over_ceiling",
+    "pressure_dropout",
+    "pressure_stuck",
+    "pressure_implausible",
+    "pressure_noisy",
+    "pressure_gain",
+    "motor_stuck",
+    "vent_stuck",
+    "leak",
+    "volume_stuck",
+    "loop_overrun",
+    "watchdog",
+    "controller_silent",
+    "controller_error",
+    "clock_jump",
+    "output_failure",
+    "device_error",
+    "time_limit",
+    "request",
 )
+"""A reading's fault code indexes this (why the firmware's core latched or stopped)."""
 
 
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:

@@ -206,7 +206,9 @@ class SerialPump(BasePump):
         self._vent = [True, True]
         self._ceiling = [math.nan, math.nan]
         self._kick_pending = False
-        self._rearm_next = True
+        self._rearm_next = False
+        self._armed = False
+        self._parent_raise = False
         self._vacuum: list[tuple[float, float] | None] = [None, None]
         self._volume: list[tuple[float, float] | None] = [None, None]
         self._presses_seen: tuple[int, ...] | None = None
@@ -337,6 +339,9 @@ class SerialPump(BasePump):
             flags |= link.VENT_LEFT
         if self._vent[1]:
             flags |= link.VENT_RIGHT
+        if self._parent_raise:
+            flags |= link.PARENT_RAISE
+            self._parent_raise = False
         if not any(t is not None and t >= until_s - 1e-6 for *_, t in self._queue):
             flags |= link.WAITING
         self._kick_pending = False
@@ -430,7 +435,8 @@ class SerialPump(BasePump):
         return True
 
     def wait_ready(self, timeout_s: float = 5.0) -> None:
-        """Wait until the firmware reads both sensors (it zeroes them at power-up)."""
+        """Wait until the firmware reads both sensors (it zeroes them at power-up), then
+        rearm it: its core starts afresh, outputs off until commanded."""
         deadline = time.monotonic() + timeout_s
         session_timeout_s, self.link_timeout_s = self.link_timeout_s, timeout_s
         try:
@@ -439,11 +445,18 @@ class SerialPump(BasePump):
                 self.exchange(self.device_s + 0.01)
                 if self.link_error is not None:
                     raise LinkLostError(self.link_error)
-                if self._rearm_seq is None and all(v is not None for v in self._vacuum):
+                if not all(v is not None for v in self._vacuum):
+                    continue
+                if not self._armed:
+                    self._armed = self._rearm_next = True
+                elif self._rearm_seq is None and not self._flags & link.FAULT:
                     return
         finally:
             self.link_timeout_s = session_timeout_s
-        raise DeviceError("the pump's pressure sensors give no reading: see docs/hardware.md")
+        raise DeviceError(
+            "the pump's pressure sensors give no reading, or its core will not start"
+            f" ({self.fault_reason or 'no reason given'}): see docs/hardware.md"
+        )
 
     # --- BasePump hooks --------------------------------------------------------------------
     def _read_vacuum(self, side: Side) -> tuple[float, float] | None:
@@ -458,15 +471,17 @@ class SerialPump(BasePump):
     def _set_vent(self, side: Side, open_: bool) -> None:
         self._vent[0 if side is Side.LEFT else 1] = open_
 
-    def set_ceiling(self, side: Side, mmhg: float) -> None:
-        """Tell the firmware's core this side's comfort ceiling (it only ever lowers)."""
+    def set_ceiling(self, side: Side, mmhg: float, *, parent: bool = False) -> None:
+        """Tell the firmware's core this side's comfort ceiling: it lowers it, and raises
+        it only when ``parent`` says the parent asked (never above the cap)."""
         self._ceiling[0 if side is Side.LEFT else 1] = float(mmhg)
+        self._parent_raise = self._parent_raise or parent
 
     def _kick(self) -> None:
         self._kick_pending = True
 
     def _rearm(self) -> None:
-        self._rearm_next = True
+        self._rearm_next = self._armed = True
         self._duty[:] = [0.0, 0.0]
         self._vent[:] = [True, True]
 
