@@ -7,7 +7,19 @@ from __future__ import annotations
 
 import typer
 
-from letdown.cli import bench, db, entries, exchange, household, log, pump, serve, stash, twin
+from letdown.cli import (
+    bench,
+    db,
+    entries,
+    exchange,
+    firmware,
+    household,
+    log,
+    pump,
+    serve,
+    stash,
+    twin,
+)
 
 app = typer.Typer(
     help="letdown: an open smart breast-pump system (controller, twin, journal, app).",
@@ -23,6 +35,7 @@ app.add_typer(household.app, name="household")
 app.add_typer(log.app, name="log")
 app.add_typer(stash.app, name="stash")
 app.add_typer(db.app, name="db")
+app.add_typer(firmware.app, name="firmware")
 
 
 def main() -> None:

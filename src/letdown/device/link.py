@@ -190,7 +190,7 @@ class LinkError(Exception):
     """A frame that fails its check: corrupted, cut short, or from another protocol."""
 
     def __init__(self, kind: str, message: str) -> None:
-        Exception.__init__(self, message)
+        super().__init__(message)
         self.kind = kind
 
 
