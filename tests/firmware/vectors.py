@@ -1,3 +1,4 @@
+# ruff: noqa: RUF012 (plain class attributes: this file runs under MicroPython too)
 """Firmware vectors: the firmware's modules on a scripted board, under any Python.
 
 Run with the firmware's files (as named on the board) importable; prints one line per
