@@ -650,6 +650,12 @@ class PeerProcess:
         self.process = subprocess.Popen(args, pass_fds=[master])
         os.close(master)
         self._result: dict[str, Any] | None = None
+        # Ready when the firmware's power-up hello arrives (starting Python and the twin
+        # takes a while on a loaded machine; a board boots in well under a second).
+        ready, _, _ = select.select([slave], [], [], 60.0)
+        if not ready or self.process.poll() is not None:
+            self.__exit__()
+            raise RuntimeError("the firmware peer did not start")
 
     def result(self, timeout_s: float = 10.0) -> dict[str, Any]:
         """Stop the peer (SIGTERM) and return what the twin saw."""
