@@ -174,12 +174,19 @@ class SerialPump(BasePump):
         port: an already open pyserial-like port (tests), instead of ``url``.
         link_timeout_s: no reading for this long (wall time) and the link is lost; a
             simulated board on a loaded machine may need more than a board's 200 ms.
+        ready: wait for the sensors and rearm the firmware before returning (the pump
+            is then ready for a session); False leaves that to ``wait_ready``.
     """
 
     name = "serial"
 
     def __init__(
-        self, url: str | None = None, *, port: Any = None, link_timeout_s: float = LINK_TIMEOUT_S
+        self,
+        url: str | None = None,
+        *,
+        port: Any = None,
+        link_timeout_s: float = LINK_TIMEOUT_S,
+        ready: bool = True,
     ) -> None:
         if port is None:
             if url is None:
@@ -223,6 +230,13 @@ class SerialPump(BasePump):
             port.reset_input_buffer()
         spec = self._handshake()
         super().__init__(DeviceClock(self), spec)
+        if ready:
+            try:
+                self.wait_ready()
+            except DeviceError:
+                with contextlib.suppress(serial.SerialException, OSError):
+                    port.close()
+                raise
 
     # --- the link ------------------------------------------------------------------------
     def _send(self, kind: int, body: bytes) -> None:
