@@ -117,7 +117,11 @@ def run_clean_pair(
         fil_ml = float(peer.result()["removed_ml"])
     direct = SimPump(parent, seed=seed)
     # The same start: the firmware zeroes its sensors and is armed before the session.
-    direct.clock.sleep_until(start_s)
+    tick = 0
+    while direct.clock.now_s() < start_s - 1e-6:
+        tick += 1
+        direct.kick()  # the board's watchdog is armed from power-up
+        direct.clock.sleep_until(min(start_s, tick * 0.01))
     session = PumpSession(direct)
     session.start()
     while direct.clock.now_s() < start_s + length_s and not session.finished:
