@@ -35,4 +35,4 @@ def test_bench_hil_writes_the_issues_keys_and_every_fault_is_caught(tmp_path: Pa
         assert row["safe_ms_p99"] <= 250.0
     assert figures["over_cap_ms_max"] == 0.0
     assert figures["frame_rtt_ms_p99"] > 0.0
-    assert 0.0 <= figures["yield_ratio_vs_direct"]
+    assert figures["yield_ratio_vs_direct"] >= 0.0

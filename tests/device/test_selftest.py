@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import make_parent
 from typer.testing import CliRunner
 
 from letdown.cli import app
 from letdown.device.fwpeer import PeerProcess
-from tests.conftest import make_parent
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="needs a pseudo-terminal")
 
