@@ -576,6 +576,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", help="KIND@MS: inject a link fault at that device time")
     parser.add_argument("--duration-ms", type=int, help="stop after this much device time")
     parser.add_argument("--result", help="write what the twin saw here (JSON) on exit")
+    parser.add_argument(
+        "--idle-step-ms", type=int, default=25, help="lockstep: step after this much wall time"
+    )
     args = parser.parse_args(argv)
     parent = ParentSpec.model_validate_json(args.parent) if args.parent else ParentSpec(id="peer")
     fault, at_ms = None, 0
@@ -592,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         fault=fault,
         fault_at_ms=at_ms,
         duration_ms=args.duration_ms,
+        idle_step_ms=args.idle_step_ms,
     )
     signal.signal(signal.SIGTERM, lambda *_: peer.stop())
     faulthandler.register(signal.SIGUSR1)
@@ -619,6 +623,7 @@ class PeerProcess:
         fault: str | None = None,
         fault_at_ms: int = 0,
         duration_ms: int | None = None,
+        idle_step_ms: int = 25,
     ) -> None:
         master, slave = os.openpty()
         # Raw from the start: the line discipline must not echo the firmware's hello.
@@ -640,6 +645,8 @@ class PeerProcess:
             clock,
             "--result",
             self._result_path,
+            "--idle-step-ms",
+            str(idle_step_ms),
         ]
         if parent is not None:
             args += ["--parent", parent.model_dump_json()]
