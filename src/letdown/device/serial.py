@@ -222,6 +222,7 @@ class SerialPump(BasePump):
         self._pending_presses: list[Press] = []
         self._flags = 0
         self._rearm_seq: int | None = None
+        self._applied: tuple[float, bool, float, bool] | None = None
         """The rearm command not yet acknowledged: older readings' faults are history."""
         self.fault_reason = ""
         self._last_rx = time.monotonic()
@@ -441,7 +442,13 @@ class SerialPump(BasePump):
             if (r[10] - self._rearm_seq) & 0xFFFF >= 0x8000:
                 return True
             self._rearm_seq = None
-        self._flags = r[7]
+        self._flags = flags = r[7]
+        self._applied = (
+            r[13] / 255.0,
+            bool(flags & link.APPLIED_VENT_LEFT),
+            r[14] / 255.0,
+            bool(flags & link.APPLIED_VENT_RIGHT),
+        )
         code = r[8]
         self.fault_reason = (
             link.FAULT_REASONS[code] if 0 <= code < len(link.FAULT_REASONS) else "core"
@@ -519,9 +526,10 @@ class SerialPump(BasePump):
         with contextlib.suppress(serial.SerialException, OSError):
             self._port.close()
 
-    @property
-    def side_flags(self) -> int:
-        return self._flags
+    def applied_outputs(self) -> tuple[float, bool, float, bool] | None:
+        """What the firmware really applied over the latest reading's interval (duty_l,
+        vent_l, duty_r, vent_r): the host's core checks the reading against it."""
+        return self._applied
 
 
 __all__ = [
