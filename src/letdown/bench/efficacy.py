@@ -18,12 +18,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from letdown.bench.pool import map_tasks
-from letdown.device.base import SIDES, Clock, PressKind, Side, make_safe
+from letdown.device.base import SIDES, Clock, PressKind, Side
 from letdown.device.sim import SimPump
 from letdown.pump.program import CONSTANT, HARD_CAP_MMHG, TWO_PHASE, Phase, PhaseKind, Program
 from letdown.pump.runner import run_program
 from letdown.pump.session import LETDOWN, PumpSession
 from letdown.pump.tracking import CycleTracker
+from letdown.safety.handle import end_supervised, supervise
 from letdown.twin.cohort import Cohort, ParentSpec
 
 CONTROLLERS = ("letdown", "two-phase", "constant", "oracle")
@@ -95,7 +96,8 @@ def _run_letdown(pump: SimPump, length_s: float) -> None:
 
 def _run_knob(pump: SimPump, program: Program, length_s: float) -> None:
     """A fixed program whose one knob the parent sets by feel (see the module doc)."""
-    clock = pump.clock
+    safe = supervise(pump)
+    clock = safe.clock
     start_s = next_s = clock.now_s()
     trackers = [CycleTracker(start_s), CycleTracker(start_s)]
     knob = KNOB_START_MMHG
@@ -117,7 +119,7 @@ def _run_knob(pump: SimPump, program: Program, length_s: float) -> None:
                 next_raise_s += KNOB_STEP_S
                 if knob + KNOB_STEP_MMHG <= KNOB_MAX_MMHG:
                     knob += KNOB_STEP_MMHG
-            for press in pump.presses():
+            for press in safe.presses():
                 if press.kind is PressKind.LIMIT and raising and now_s >= start_s + expression_s:
                     knob -= KNOB_STEP_MMHG
                     raising = False
@@ -126,7 +128,7 @@ def _run_knob(pump: SimPump, program: Program, length_s: float) -> None:
                     raising = False
             peak = phase.peak_for(knob)
             for index, side in enumerate(SIDES):
-                reading = pump.read_vacuum(side)
+                reading = safe.read_vacuum(side)
                 duty, vent = trackers[index].command(
                     now_s,
                     None if reading is None else reading.vacuum_mmhg,
@@ -134,13 +136,15 @@ def _run_knob(pump: SimPump, program: Program, length_s: float) -> None:
                     peak,
                     phase.hold_s,
                 )
-                pump.set_duty(side, duty)
-                pump.set_vent(side, vent)
-            pump.kick()
+                safe.set_duty(side, duty)
+                safe.set_vent(side, vent)
+            safe.kick()
+            if safe.fault is not None or safe.stopped:
+                break
             next_s += 0.01
             clock.sleep_until(next_s)
     finally:
-        make_safe(pump)
+        end_supervised(safe, pump)
 
 
 def _run_oracle(pump: SimPump, parent: ParentSpec, length_s: float) -> None:

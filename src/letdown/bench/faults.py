@@ -193,7 +193,8 @@ def _watch_session(
             if _safe(pump):
                 vent_at_s = pump.twin.now_s
                 break
-            clock.sleep_until(clock.now_s() + 0.001)
+            # Twin time: the clock it shows may have jumped.
+            clock.sleep_until(pump.twin.now_s + 0.001)
     watch = pump.watch
     detect_at_s = None if not detected or fault is None else max(fault.at_s, at_s)
     return FaultRun(

@@ -14,7 +14,9 @@ from letdown.cli import (
     exchange,
     firmware,
     household,
+    insights,
     log,
+    notify,
     pump,
     serve,
     stash,
@@ -27,7 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 # Added without a name, these modules' commands sit at the top: `letdown pump`, `letdown show`.
-for commands in (pump.app, entries.app, exchange.app, serve.app):
+for commands in (pump.app, entries.app, exchange.app, serve.app, insights.app):
     app.add_typer(commands)
 app.add_typer(twin.app, name="twin")
 app.add_typer(bench.app, name="bench")
@@ -35,6 +37,7 @@ app.add_typer(household.app, name="household")
 app.add_typer(log.app, name="log")
 app.add_typer(stash.app, name="stash")
 app.add_typer(db.app, name="db")
+app.add_typer(notify.app, name="notify")
 app.add_typer(firmware.app, name="firmware")
 
 
