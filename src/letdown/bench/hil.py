@@ -65,7 +65,9 @@ def run_fault_session(parent: ParentSpec, seed: str, kind: str, fault_at_ms: int
                 break
             session.step()
         if not killed:
-            end_s = pump.clock.now_s() + 0.5
+            # Listen on past the fault even when the session ended before it (for
+            # another reason), so that every injected fault meets a connected host.
+            end_s = max(pump.clock.now_s(), fault_s) + 0.5
             while pump.clock.now_s() < end_s and pump.lost_at is None:
                 pump.clock.sleep_until(pump.clock.now_s() + 0.01)
             host_saw = bool(pump.link_faults) or pump.link_error is not None
