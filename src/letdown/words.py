@@ -51,3 +51,5 @@ class HardwareFault(StrEnum):
     """Faults the hardware itself reports (the rest a controller must infer)."""
 
     WATCHDOG = "watchdog"
+    LINK = "link"
+    """The link to the pump's own controller failed; the pump vented by itself."""

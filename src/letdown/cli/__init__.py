@@ -12,6 +12,7 @@ from letdown.cli import (
     db,
     entries,
     exchange,
+    firmware,
     household,
     insights,
     log,
@@ -37,6 +38,7 @@ app.add_typer(log.app, name="log")
 app.add_typer(stash.app, name="stash")
 app.add_typer(db.app, name="db")
 app.add_typer(notify.app, name="notify")
+app.add_typer(firmware.app, name="firmware")
 
 
 def main() -> None:

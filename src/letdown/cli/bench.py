@@ -146,6 +146,45 @@ def bench_faults(
         _write_json(json_out, summary)
 
 
+@app.command("hil")
+def bench_hil(
+    sessions: Annotated[int, typer.Option("--sessions", min=1, max=100_000)] = 200,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 1,
+    json_out: FiguresJson = None,
+    yield_sessions: Annotated[
+        int, typer.Option("--yield-sessions", min=0, max=100, help="Fault-free pairs.")
+    ] = 2,
+    minutes: Annotated[
+        float, typer.Option("--minutes", min=0.1, max=60, help="Length of a fault-free pair.")
+    ] = 3.0,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, max=16, help="Sessions at once.")] = 2,
+) -> None:
+    """Firmware in the loop with link faults: the host, the serial link, the firmware's
+    core and the twin (each session a peer process on a pseudo-terminal)."""
+    from letdown.bench.hil import run_hil
+
+    with _ProgressBar(f"{sessions} firmware-in-the-loop sessions") as step:
+        summary = run_hil(
+            sessions, seed, yield_sessions=yield_sessions, minutes=minutes, jobs=jobs, progress=step
+        )
+    table = Table(
+        title=f"firmware in the loop: {sessions} sessions, seed {seed} (twin behind the firmware)"
+    )
+    for column in ("link fault", "count", "detected", "p99 ms fault to safe outputs"):
+        table.add_column(column, justify="right")
+    for kind, row in summary["kinds"].items():
+        table.add_row(kind, str(row["count"]), str(row["detected"]), f"{row['safe_ms_p99']:.0f}")
+    _common.console.print(table)
+    _common.console.print(
+        f"max ms over the cap: {summary['over_cap_ms_max']:.0f};"
+        f" milk removed vs the simulated pump directly: {summary['yield_ratio_vs_direct']:.3f}"
+        f" ({yield_sessions} fault-free sessions of {minutes:g} min);"
+        f" frame round trip p99: {summary['frame_rtt_ms_p99']:.1f} ms"
+    )
+    if json_out:
+        _write_json(json_out, summary)
+
+
 @app.command("journal")
 def bench_journal(
     json_out: FiguresJson = None,

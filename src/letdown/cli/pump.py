@@ -26,6 +26,18 @@ app = typer.Typer()
 @app.command("pump")
 def pump_command(
     sim: Annotated[bool, typer.Option("--sim", help="Run on the simulated pump.")] = False,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            "--device",
+            envvar="LETDOWN_DEVICE",
+            help="A real pump: serial:///dev/ttyACM0 (letdown's firmware on a Pico).",
+        ),
+    ] = None,
+    selftest: Annotated[
+        bool,
+        typer.Option("--selftest", help="With --device: measure the pump, check it, say why not."),
+    ] = False,
     cohort_file: Annotated[Path | None, typer.Option("--cohort", help="Cohort file.")] = None,
     parent_id: Annotated[
         str | None, typer.Option("--parent", help="Parent id in the cohort.")
@@ -43,8 +55,15 @@ def pump_command(
     from letdown.safety import SafePump
     from letdown.twin.cohort import generate_cohort, load_cohort
 
-    if not sim:
-        raise _fail("only the simulated pump exists so far: pass --sim")
+    if device == "sim":
+        device, sim = None, True
+    if sim == (device is not None):
+        raise _fail("pass --sim (the simulated pump) or --device URL (a real pump), not both")
+    if selftest:
+        if device is None:
+            raise _fail("--selftest measures a real pump: pass --device URL")
+        _selftest(device)
+        return
     if program_name != LETDOWN.name:
         raise _fail(f"unknown program {program_name!r}; the live session runs 'letdown'")
     try:
@@ -59,7 +78,17 @@ def pump_command(
             raise _fail(f"no parent {parent_id!r} in the cohort (first ids: {', '.join(ids[:5])})")
         index = ids.index(parent_id)
     parent = cohort.parents[index]
-    pump = SafePump(SimPump(parent, seed=cohort.session_seed(index)))
+    if device is not None:
+        from letdown.device import open_pump
+
+        try:
+            backend = open_pump(device)
+        except LetdownError as exc:
+            raise _fail(str(exc)) from exc
+        speed = 0.0  # the pump's own clock paces the session
+    else:
+        backend = SimPump(parent, seed=cohort.session_seed(index))
+    pump = SafePump(backend)
     session = PumpSession(pump)
     wall_start = time.monotonic()
     keys = _KeyReader()
@@ -129,6 +158,13 @@ def pump_command(
         _common.console.print("Stopped before the session ended: nothing was recorded.")
         return
     record = session.record()
+    link_error = getattr(backend, "link_error", None)
+    if link_error is not None:
+        import dataclasses
+
+        # The pump vented by itself; the record says the link ended the session.
+        record = dataclasses.replace(record, ended_by="link_lost")
+        _common.err.print(f"[red]{link_error}[/]")
     _common.console.print_json(data=record.to_dict())
 
 
@@ -336,3 +372,45 @@ def _gauge(vacuum_mmhg: float | None, ceiling_mmhg: float) -> str:
     width = 12
     filled = max(0, min(width, round(width * vacuum_mmhg / max(1.0, ceiling_mmhg))))
     return f"{'█' * filled}{'·' * (width - filled)} {vacuum_mmhg:5.0f}"
+
+
+def _selftest(device: str) -> None:
+    """Measure a real pump per side, check it against its declared spec, store it."""
+    from letdown.device import open_pump
+    from letdown.device.selftest import run_selftest, store_measured
+
+    try:
+        pump = open_pump(device)
+    except LetdownError as exc:
+        raise _fail(str(exc)) from exc
+    span = float(getattr(pump, "sensor_span_mmhg", 760.0))
+    try:
+        with _common.err.status("self-test: measuring each side (about 5 s)…"):
+            report = run_selftest(pump, span)
+    except LetdownError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        pump.close()
+    table = Table(title=f"self-test of {device}")
+    table.add_column("")
+    for side in report["sides"]:
+        table.add_column(side, justify="right")
+    rows = (
+        ("zero at atmosphere mmHg", "zero_mmhg", "{:+.1f}"),
+        ("noise mmHg (sd)", "noise_mmhg", "{:.2f}"),
+        ("pull from atmosphere mmHg/s", "rise_mmhg_s", "{:.0f}"),
+        ("stall vacuum mmHg (estimate)", "stall_mmhg", "{:.0f}"),
+        ("leak per s (vent shut)", "leak_per_s", "{:.3f}"),
+        ("vent release per s", "vent_per_s", "{:.1f}"),
+    )
+    for label, key, shown in rows:
+        values = [report["sides"][side].get(key) for side in report["sides"]]
+        table.add_row(label, *("-" if v is None else shown.format(v) for v in values))
+    _common.console.print(table)
+    problems = [p for figures in report["sides"].values() for p in figures["problems"]]
+    if problems:
+        for problem in problems:
+            _common.console.print(f"[red]✗[/] {problem}")
+        raise _fail("the pump failed its self-test: letdown will not pump with it until it passes")
+    where = store_measured(device, report)
+    _common.console.print(f"[green]the pump passed its self-test[/]; measured figures in {where}")

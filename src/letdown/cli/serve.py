@@ -62,6 +62,14 @@ TlsCert = Annotated[
     Path | None,
     _opt("--tls-cert", help="Serve HTTPS with this certificate (PEM; with --tls-key)."),
 ]
+Device = Annotated[
+    str | None,
+    _opt(
+        "--device",
+        help="The pump: sim, or a real one as serial:///dev/ttyACM0 (default: sim, or"
+        " LETDOWN_DEVICE).",
+    ),
+]
 TlsKey = Annotated[Path | None, _opt("--tls-key", help="The certificate's private key (PEM).")]
 
 
@@ -91,6 +99,7 @@ def serve(
     mqtt_member: MqttMember = None,
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
+    device: Device = None,
 ) -> None:
     """Run the web app: the household's journal and the live pump, for every phone at home.
 
@@ -108,6 +117,8 @@ def serve(
             chosen["proxy_headers"] = proxy_headers
         if forwarded_allow_ips is not None:
             chosen["forwarded_allow_ips"] = forwarded_allow_ips
+        if device is not None:
+            chosen["device"] = device
         if tls is not None:
             url = url.replace("http://", "https://", 1)
         settings = Settings(
@@ -207,6 +218,7 @@ def demo(
     ] = None,
     mqtt: Mqtt = None,
     mqtt_member: MqttMember = None,
+    device: Device = None,
 ) -> None:
     """The app with a simulated pump and a demo household: log in and try everything.
 
@@ -245,7 +257,7 @@ def demo(
             db=db_url,
             host=host,
             port=sock.getsockname()[1],
-            device="sim",
+            device=device or "sim",
             sim_speed=speed,
             sim_seed=seed,
             public_url=url,

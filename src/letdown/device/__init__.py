@@ -29,8 +29,13 @@ from letdown.device.base import (
 )
 from letdown.errors import UnknownBackendError
 
-BACKENDS: dict[str, str] = {"sim": "letdown.device.sim:SimPump"}
-"""Backend name -> ``module:Class``; a hardware package adds its own entry."""
+BACKENDS: dict[str, str] = {
+    "sim": "letdown.device.sim:SimPump",
+    "serial": "letdown.device.serial:SerialPump",
+}
+"""Backend name -> ``module:Class``; a hardware package adds its own entry. A URL
+(``serial:///dev/ttyACM0``, ``serial+socket://host:port``) picks the backend named by its
+scheme (before any ``+``) and passes the URL on as ``url``."""
 
 
 def register_backend(name: str, target: str) -> None:
@@ -41,8 +46,12 @@ def register_backend(name: str, target: str) -> None:
 
 
 def open_pump(name: str | None = None, **options: Any) -> Pump:
-    """Open the pump backend ``name`` (default: ``$LETDOWN_DEVICE`` or ``sim``)."""
+    """Open the pump backend ``name`` or URL (default: ``$LETDOWN_DEVICE`` or ``sim``)."""
     chosen = name or os.environ.get("LETDOWN_DEVICE") or "sim"
+    scheme, sep, _ = chosen.partition("://")
+    if sep:
+        options = {"url": chosen, **options}
+        chosen = scheme.partition("+")[0]
     try:
         module_name, class_name = BACKENDS[chosen].split(":")
     except KeyError:

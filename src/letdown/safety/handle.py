@@ -354,6 +354,13 @@ class SafePump:
                 side = None if press.side is None else _INDEX[press.side]
                 kind = press.kind.value if isinstance(press.kind, PressKind) else str(press.kind)
                 c.press(kind, side, press.at_s)
+        # A backend whose own controller reports what it really applied (the serial
+        # pump's firmware: commands land up to a tick late, or held during a host pause)
+        # has its readings checked against that, not against what was last written.
+        reported = getattr(backend, "applied_outputs", None)
+        actual = reported() if callable(reported) else None
+        if actual is not None:
+            c.applied(*actual)
         outputs = c.tick(
             now_s,
             None if left is None else left.vacuum_mmhg,

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="mark cookies Secure (set when served over HTTPS)"
     )
-    device: str = Field(default="sim", description="pump backend: sim")
+    device: str = Field(default="sim", description="pump backend: sim, or serial:///dev/ttyACM0")
     sim_speed: float = Field(
         default=1.0, gt=0, le=100, description="simulated time per real second"
     )
