@@ -115,15 +115,18 @@ def test_stop_from_a_partner_finishes_safely_and_repeats_act_once(pump: SimPump)
     assert record.duration_s < 35.0
 
 
-def test_level_commands_stay_within_the_ceiling(pump: SimPump) -> None:
+def test_a_level_up_past_the_ceiling_raises_it_by_one_step_at_most(pump: SimPump) -> None:
     session = PumpSession(pump, profile=ComfortProfile(160.0, 190.0))
     run_until(session, 10.0)
     session.send(Command(CommandKind.LEVEL, Side.LEFT, +30.0))
     session.send(Command(CommandKind.LEVEL, Side.RIGHT, -30.0))
     session.step()
     snap = session.snapshot()
-    assert snap.left.level_mmhg == 160.0
+    assert snap.left.level_mmhg == 170.0
+    assert snap.left.ceiling_mmhg == 170.0
+    assert session.pump.ceiling(Side.LEFT) == 170.0
     assert snap.right.level_mmhg == 160.0
+    assert snap.right.ceiling_mmhg == 190.0
 
 
 def test_the_session_cap_ends_the_session_with_notice() -> None:

@@ -111,7 +111,7 @@ def run_fault_session(seed: int, index: int, kind: FaultKind) -> FaultRun:
         vent_at_s: float | None = None
         while not session.finished and pump.clock.now_s() < at_s + WATCH_AFTER_S:
             session.step()
-        fault = session.supervisor.fault
+        fault = session.pump.fault
         detected = fault is not None and fault.at_s >= at_s - 1e-9
         if detected:
             # Watch on until every vent that can open is open and the motor is off.

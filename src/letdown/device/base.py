@@ -12,32 +12,11 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from enum import StrEnum
 from types import TracebackType
 from typing import NamedTuple, Protocol, Self, runtime_checkable
 
-from letdown.errors import DeviceClosedError
-
-
-class Side(StrEnum):
-    """One side of a double pump."""
-
-    LEFT = "left"
-    RIGHT = "right"
-
-
-SIDES: tuple[Side, Side] = (Side.LEFT, Side.RIGHT)
-
-
-class MotorLayout(StrEnum):
-    """How many motors a pump has.
-
-    ``SHARED``: one motor pulls both sides through a manifold, so the motor runs at the
-    larger of the two duties asked for and a side is held back only with its vent.
-    """
-
-    PER_SIDE = "per_side"
-    SHARED = "shared"
+from letdown.errors import DeviceClosedError, DeviceError
+from letdown.words import SIDES, HardwareFault, MotorLayout, Press, PressKind, Side
 
 
 class VacuumReading(NamedTuple):
@@ -52,28 +31,6 @@ class VolumeReading(NamedTuple):
 
     volume_ml: float
     at_s: float
-
-
-class PressKind(StrEnum):
-    """The parent's buttons."""
-
-    TOO_MUCH = "too_much"
-    LIMIT = "limit"
-    STOP = "stop"
-
-
-class Press(NamedTuple):
-    """A button press; ``side`` is None for buttons that are not per side (stop)."""
-
-    kind: PressKind
-    side: Side | None
-    at_s: float
-
-
-class HardwareFault(StrEnum):
-    """Faults the hardware itself reports (the rest a controller must infer)."""
-
-    WATCHDOG = "watchdog"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +60,10 @@ class PumpSpec:
     volume_period_s: float
     watchdog_s: float
     """The hardware watchdog cuts the motor and opens the vents after this long unkicked."""
+    min_rise_mmhg_s: float = 0.0
+    """Slowest the vacuum can rise at full duty from atmosphere with a sealed flange (0:
+    not declared). A pressure sensor that reads low (its gain drifted) shows a slower
+    rise than this; the self-test measures it on real hardware."""
 
 
 @runtime_checkable
@@ -160,6 +121,8 @@ class Pump(Protocol):
     def faults(self) -> frozenset[HardwareFault]: ...
 
     def presses(self) -> tuple[Press, ...]: ...
+
+    def make_safe(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -254,14 +217,36 @@ class BasePump(ABC):
             self._check_open()
         return self._presses()
 
+    def make_safe(self) -> None:
+        """Motors off first, then vents open, leaving the pump open for more.
+
+        Every output is tried even when one write fails and even when the pump is
+        closed ("closed" never counts as safe); a failure raises ``DeviceError`` naming
+        each output that did not take its safe value.
+        """
+        failed: list[str] = []
+        for side in SIDES:
+            try:
+                self._set_duty(side, 0.0)
+            except Exception as exc:
+                failed.append(f"{side.value} motor: {exc}")
+        for side in SIDES:
+            try:
+                self._set_vent(side, True)
+            except Exception as exc:
+                failed.append(f"{side.value} vent: {exc}")
+        if failed:
+            raise DeviceError(f"the pump could not be made safe: {'; '.join(failed)}")
+
     def close(self) -> None:
-        """Motor off, vents open, and the device refuses further use. Idempotent."""
+        """Motor off, vents open, and the device refuses further use. Idempotent.
+
+        Every output is tried; if one fails, the device still closes and the failure is
+        raised (``DeviceError``), and ``make_safe`` may be called again."""
         if self._closed:
             return
         try:
-            for side in SIDES:
-                self._set_duty(side, 0.0)
-                self._set_vent(side, True)
+            self.make_safe()
         finally:
             self._closed = True
             self._close()
@@ -318,12 +303,9 @@ class BasePump(ABC):
 
 
 def make_safe(pump: Pump) -> None:
-    """Motor off and both vents open, leaving the pump open for more (unlike ``close``)."""
-    if pump.closed:
-        return
-    for side in SIDES:
-        pump.set_duty(side, 0.0)
-        pump.set_vent(side, True)
+    """Motors off first, then vents open on ``pump``, every output tried (see
+    ``BasePump.make_safe``); leaves the pump open for more, unlike ``close``."""
+    pump.make_safe()
 
 
 def read_volumes(pump: Pump) -> dict[Side, float | None]:
@@ -333,3 +315,22 @@ def read_volumes(pump: Pump) -> dict[Side, float | None]:
         scale = pump.read_volume(side)
         volumes[side] = None if scale is None else scale.volume_ml
     return volumes
+
+
+__all__ = [
+    "SIDES",
+    "BasePump",
+    "Clock",
+    "HardwareFault",
+    "MotorLayout",
+    "Press",
+    "PressKind",
+    "Pump",
+    "PumpSpec",
+    "Side",
+    "VacuumReading",
+    "VolumeReading",
+    "WallClock",
+    "make_safe",
+    "read_volumes",
+]

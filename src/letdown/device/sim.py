@@ -34,6 +34,7 @@ def declared_spec(pneumatics: PneumaticsSpec) -> PumpSpec:
     )
     return PumpSpec(
         max_rise_mmhg_s=1.2 * pull_per_s * pneumatics.stall_mmhg,
+        min_rise_mmhg_s=0.85 * pull_per_s * pneumatics.stall_mmhg,
         stall_mmhg=pneumatics.stall_mmhg,
         vent_per_s_min=0.6 * pneumatics.vent_per_s,
         vent_per_s_max=1.4 * pneumatics.vent_per_s,

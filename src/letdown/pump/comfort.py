@@ -7,11 +7,14 @@ vacuum. The two sides are found at once and never share a ceiling.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from letdown.device.base import SIDES, PressKind, Pump, Side, make_safe
-from letdown.pump.program import HARD_CAP_MMHG
+from letdown.device.base import SIDES, PressKind, Pump, Side
+from letdown.errors import DeviceError
 from letdown.pump.tracking import CycleTracker
+from letdown.safety import core
+from letdown.safety.handle import SafePump, end_supervised, supervise
 
 START_MMHG = 100.0
 STEP_MMHG = 5.0
@@ -34,16 +37,29 @@ def find_limits(
     start_mmhg: float = START_MMHG,
     step_mmhg: float = STEP_MMHG,
     step_s: float = STEP_S,
-    max_mmhg: float = HARD_CAP_MMHG - 20.0,
+    max_mmhg: float | None = None,
     tick_s: float = 0.01,
 ) -> dict[Side, LimitSearch]:
-    """Raise both sides stepwise until each says "that's my limit" (or ``max_mmhg``)."""
-    if not 0 < start_mmhg <= max_mmhg <= HARD_CAP_MMHG:
-        raise ValueError("need 0 < start_mmhg <= max_mmhg <= the hard cap")
-    clock = pump.clock
+    """Raise both sides stepwise until each says "that's my limit" (or ``max_mmhg``).
+
+    It runs under the safety core like every controller: stop ends it, "too much" counts
+    as that side's limit, and a fault raises ``DeviceError``. A side's ceiling is the
+    highest vacuum *measured* at the step before the press; a side that reached the top
+    without a press gets ``pressed=False`` and that top, which is no one's comfort.
+    """
+    top = SEARCH_TOP_MMHG if max_mmhg is None else max_mmhg
+    if not all(math.isfinite(v) for v in (start_mmhg, step_mmhg, step_s, top)):
+        raise ValueError("the search's levels and times must be finite numbers")
+    if not 0 < start_mmhg <= top <= SEARCH_TOP_MMHG:
+        raise ValueError(f"need 0 < start_mmhg <= max_mmhg <= {SEARCH_TOP_MMHG:g} mmHg")
+    if step_mmhg <= 0 or step_s <= 0:
+        raise ValueError("step_mmhg and step_s must be > 0")
+    safe = supervise(pump, tick_s=tick_s)
+    clock = safe.clock
     start_s = next_s = clock.now_s()
     trackers = {side: CycleTracker(start_s) for side in SIDES}
     level = dict.fromkeys(SIDES, start_mmhg)
+    step_start_s = dict.fromkeys(SIDES, start_s)
     found: dict[Side, LimitSearch] = {}
     next_step_s = start_s + step_s
     try:
@@ -54,33 +70,46 @@ def find_limits(
                 for side in SIDES:
                     if side in found:
                         continue
-                    if level[side] + step_mmhg > max_mmhg:
+                    if level[side] + step_mmhg > top:
                         found[side] = LimitSearch(level[side], pressed=False)
                     else:
                         level[side] += step_mmhg
+                        step_start_s[side] = now_s
             for side in SIDES:
-                reading = pump.read_vacuum(side)
+                if side in found:
+                    safe.set_duty(side, 0.0)
+                    safe.set_vent(side, True)
+                    continue
+                reading = safe.read_vacuum(side)
                 duty, vent_open = trackers[side].command(
                     now_s,
                     None if reading is None else reading.vacuum_mmhg,
                     RATE_CPM,
-                    level[side],
+                    min(level[side], safe.ceiling(side)),
                     HOLD_S,
                 )
-                pump.set_duty(side, duty)
-                pump.set_vent(side, vent_open)
-            pump.kick()
-            for press in pump.presses():
+                safe.set_duty(side, duty)
+                safe.set_vent(side, vent_open)
+            safe.kick()
+            for press in safe.presses():
                 pressed = press.side
-                if press.kind is PressKind.LIMIT and pressed is not None and pressed not in found:
-                    level[pressed] = max(step_mmhg, level[pressed] - step_mmhg)
-                    found[pressed] = LimitSearch(level[pressed], pressed=True)
-            if pump.faults():
-                raise RuntimeError("the pump reported a fault while finding comfort limits")
+                if pressed is None or pressed in found:
+                    continue
+                if press.kind in (PressKind.LIMIT, PressKind.TOO_MUCH):
+                    # The step before the one that hurt, as measured.
+                    before_s = step_start_s[pressed]
+                    measured = safe.peak_between(pressed, before_s - step_s, before_s)
+                    if measured <= 0.0:
+                        measured = max(step_mmhg, level[pressed] - step_mmhg)
+                    found[pressed] = LimitSearch(measured, pressed=True)
+            if safe.fault is not None:
+                raise DeviceError(f"the comfort search stopped: {safe.fault.message}")
+            if safe.stopped:
+                break
             next_s += tick_s
             clock.sleep_until(next_s)
     finally:
-        make_safe(pump)
+        end_supervised(safe, pump)
     return found
 
 
@@ -88,8 +117,14 @@ SORENESS_STEP = 0.03
 """Each point of soreness (0-10) reported before a session starts it this fraction lower
 (ASSUMPTION: no published figure links soreness to comfortable vacuum; Kent 2008 only
 says comfort is lowered by soreness)."""
-MIN_CEILING_MMHG = 60.0
+MIN_CEILING_MMHG = core.FLOOR_MMHG
 """Below this a ceiling would not open the ducts (twin.md: roughly 40-50 mmHg)."""
+MAX_CEILING_MMHG = core.CAP_DOUBLE_MMHG - core.CEILING_MARGIN_MMHG
+"""A stored ceiling is at most 240 mmHg: 20 under the 260 mmHg cleared for double pumping
+(FDA 510(k) K242125), so that a side above its ceiling by the core's margin is still
+under the cap."""
+SEARCH_TOP_MMHG = MAX_CEILING_MMHG
+"""A comfort search goes no higher."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +141,14 @@ class ComfortProfile:
     def __post_init__(self) -> None:
         for name in ("left_mmhg", "right_mmhg"):
             value = getattr(self, name)
-            if value is not None and not (MIN_CEILING_MMHG <= value <= HARD_CAP_MMHG):
+            if value is not None and not (
+                isinstance(value, int | float)
+                and math.isfinite(value)
+                and MIN_CEILING_MMHG <= value <= MAX_CEILING_MMHG
+            ):
                 raise ValueError(
-                    f"{name} must be within {MIN_CEILING_MMHG:g}-{HARD_CAP_MMHG:g} mmHg,"
-                    f" got {value!r}"
+                    f"{name} must be within {MIN_CEILING_MMHG:g}-{MAX_CEILING_MMHG:g} mmHg"
+                    f" (the safety core's limit for a comfort ceiling), got {value!r}"
                 )
 
     def ceiling(self, side: Side) -> float | None:
@@ -162,64 +201,109 @@ that hurt."""
 
 
 class SideComfort:
-    """One side's ceiling and working level during a session.
+    """One side's working level during a session, under the ceiling the safety core holds.
 
     Without a known ceiling it searches as Kent et al. 2008 did, but quickly: the level
-    rises a step every ``SEARCH_STEP_S`` until the parent says "that's my limit" (or
-    "too much") for this side; the last level that did not hurt, less a margin, becomes
-    the ceiling. A "too much" press at any time drops the level at once and lowers the
-    ceiling. The working level never exceeds the ceiling.
+    rises a step every ``SEARCH_STEP_S`` (up to ``SEARCH_TOP_MMHG``) until the parent
+    says "that's my limit" (or "too much") for this side; the highest vacuum *measured*
+    before the cycle that hurt, less a margin, becomes the ceiling. A search that reaches
+    its top without a press learns nothing (``learned`` stays False) and says so. A "too
+    much" press drops the level at once and lowers the ceiling under the measured peak
+    that hurt. The core holds the ceiling: anyone may lower it, only the parent's
+    level-up raises it, and the working level never exceeds it.
     """
 
-    __slots__ = ("_history", "_next_step_s", "ceiling_mmhg", "level_mmhg", "searching", "side")
+    __slots__ = (
+        "_next_step_s",
+        "_pump",
+        "ceiling_mmhg",
+        "learned",
+        "level_mmhg",
+        "search_ended_at_top",
+        "searching",
+        "side",
+    )
 
-    def __init__(self, side: Side, now_s: float, ceiling_mmhg: float | None) -> None:
+    def __init__(
+        self, side: Side, now_s: float, ceiling_mmhg: float | None, pump: SafePump
+    ) -> None:
         self.side = side
+        self._pump = pump
         self.searching = ceiling_mmhg is None
-        self.ceiling_mmhg = HARD_CAP_MMHG - 20.0 if ceiling_mmhg is None else ceiling_mmhg
-        self.level_mmhg = SEARCH_START_MMHG if ceiling_mmhg is None else ceiling_mmhg
+        self.learned = ceiling_mmhg is not None
+        """The ceiling came from a press (today's, or an earlier session's)."""
+        self.search_ended_at_top = False
+        self.ceiling_mmhg = pump.lower_ceiling(
+            side, SEARCH_TOP_MMHG if ceiling_mmhg is None else ceiling_mmhg
+        )
+        self.level_mmhg = min(
+            SEARCH_START_MMHG if ceiling_mmhg is None else self.ceiling_mmhg, self.ceiling_mmhg
+        )
         self._next_step_s = now_s + SEARCH_STEP_S
-        self._history: list[tuple[float, float]] = [(now_s, self.level_mmhg)]
 
-    def _level_at(self, at_s: float) -> float:
-        level = self._history[0][1]
-        for since_s, value in self._history:
-            if since_s > at_s:
-                break
-            level = value
-        return level
-
-    def _set(self, now_s: float, level_mmhg: float) -> None:
+    def _set(self, level_mmhg: float) -> None:
         self.level_mmhg = max(MIN_CEILING_MMHG, min(level_mmhg, self.ceiling_mmhg))
-        self._history.append((now_s, self.level_mmhg))
+
+    def _lower(self, ceiling_mmhg: float) -> None:
+        self.ceiling_mmhg = self._pump.lower_ceiling(self.side, ceiling_mmhg)
+        self._set(self.level_mmhg)
+
+    def sync(self) -> None:
+        """Follow the core's ceiling (it may have lowered it on a button press)."""
+        ceiling = self._pump.ceiling(self.side)
+        if ceiling < self.ceiling_mmhg:
+            self.ceiling_mmhg = ceiling
+            self._set(self.level_mmhg)
 
     def tick(self, now_s: float) -> None:
         """Step the search when its time comes."""
         if self.searching and now_s >= self._next_step_s:
             self._next_step_s += SEARCH_STEP_S
             if self.level_mmhg + SEARCH_STEP_MMHG > self.ceiling_mmhg:
+                # The top, and no press: nothing learned (the top is no one's comfort).
                 self.searching = False
+                self.search_ended_at_top = True
             else:
-                self._set(now_s, self.level_mmhg + SEARCH_STEP_MMHG)
+                self._set(self.level_mmhg + SEARCH_STEP_MMHG)
+
+    def _measured_before(self, now_s: float) -> float:
+        """The highest vacuum measured in the second before the cycle that hurt."""
+        end_s = now_s - PRESS_LOOKBACK_S
+        return self._pump.peak_between(self.side, end_s - 1.0, end_s)
 
     def limit(self, now_s: float) -> None:
         """The parent said "that's my limit" for this side."""
-        comfortable = self._level_at(now_s - PRESS_LOOKBACK_S) - SEARCH_MARGIN_MMHG
-        self.ceiling_mmhg = max(MIN_CEILING_MMHG, min(self.ceiling_mmhg, comfortable))
+        measured = self._measured_before(now_s)
+        if measured > 0.0:
+            self._lower(measured - SEARCH_MARGIN_MMHG)
+            self.learned = True
+        else:
+            self._lower(self.level_mmhg - SEARCH_STEP_MMHG)
         self.searching = False
-        self._set(now_s, self.ceiling_mmhg)
+        self._set(self.ceiling_mmhg)
 
     def too_much(self, now_s: float) -> None:
         """The parent pressed "too much" for this side: drop now, and lower the ceiling."""
-        hurt = self._level_at(now_s - PRESS_LOOKBACK_S)
-        self.ceiling_mmhg = max(
-            MIN_CEILING_MMHG,
-            min(self.ceiling_mmhg, hurt - SEARCH_STEP_MMHG, self.level_mmhg - TOO_MUCH_DROP_MMHG),
+        hurt = self._pump.peak_between(self.side, now_s - PRESS_LOOKBACK_S - 1.0, now_s)
+        if hurt <= 0.0:
+            hurt = self.level_mmhg
+        self._lower(
+            max(
+                MIN_CEILING_MMHG,
+                min(hurt - SEARCH_STEP_MMHG, self.level_mmhg - TOO_MUCH_DROP_MMHG),
+            )
         )
+        self.learned = True
         self.searching = False
-        self._set(now_s, self.level_mmhg - TOO_MUCH_DROP_MMHG)
+        self._set(self.level_mmhg - TOO_MUCH_DROP_MMHG)
 
     def nudge(self, now_s: float, delta_mmhg: float) -> None:
-        """A partner turns this side up or down (never above its ceiling)."""
+        """Someone turns this side up or down. Up past the ceiling is the parent's own
+        explicit action: the core raises the ceiling by one step at most."""
+        if not math.isfinite(delta_mmhg):
+            raise ValueError(f"a level change must be a finite number, got {delta_mmhg!r}")
         self.searching = False
-        self._set(now_s, self.level_mmhg + delta_mmhg)
+        target = self.level_mmhg + delta_mmhg
+        if delta_mmhg > 0 and target > self.ceiling_mmhg:
+            self.ceiling_mmhg = self._pump.raise_ceiling(self.side, target)
+        self._set(target)

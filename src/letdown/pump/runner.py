@@ -1,19 +1,23 @@
 """Running a fixed program on a pump: the reference controller the twin is checked with.
 
 It follows the program's phases open loop (no let-down detection), on a 100 Hz loop
-with absolute deadlines (``next += period``), stops at the program's end, on the
-parent's stop button or when the hardware reports a fault, and always leaves the pump
-with motors off and vents open.
+with absolute deadlines (``next += period``), under the safety core like every
+controller: it stops at the program's end, on the parent's stop button, at the core's
+time limit or on a fault; "too much" lowers that side's peak (the core lowers its
+ceiling under the peak that hurt, and pauses the side at the floor); it always leaves
+the pump with motors off and vents open.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from letdown.device.base import SIDES, Press, PressKind, Pump, Side, make_safe, read_volumes
+from letdown.device.base import SIDES, Press, Pump, Side, read_volumes
 from letdown.pump.program import Phase, Program
 from letdown.pump.tracking import CycleTracker
+from letdown.safety.handle import end_supervised, supervise
 
 TICK_S = 0.01
 
@@ -68,8 +72,17 @@ def run_program(
     missing = [side for side in active if side not in ceilings_mmhg]
     if missing:
         raise ValueError(f"no comfort ceiling for {', '.join(missing)}")
+    for side in active:
+        value = ceilings_mmhg[side]
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise ValueError(f"the {side} ceiling must be a finite number > 0, got {value!r}")
     length_s = program.duration_s if duration_s is None else duration_s
-    clock = pump.clock
+    if not (math.isfinite(length_s) and length_s > 0):
+        raise ValueError(f"duration_s must be a finite number of seconds > 0, got {length_s!r}")
+    safe = supervise(pump, tick_s=tick_s)
+    for side in active:
+        safe.lower_ceiling(side, ceilings_mmhg[side])
+    clock = safe.clock
     start_s = clock.now_s()
     # Per phase, per active side: (side, tracker, peak); no dict lookups in the loop.
     trackers = [CycleTracker(start_s) for _ in active]
@@ -94,8 +107,8 @@ def run_program(
     try:
         for side in SIDES:
             if side not in active:
-                pump.set_duty(side, 0.0)
-                pump.set_vent(side, True)
+                safe.set_duty(side, 0.0)
+                safe.set_vent(side, True)
         while True:
             now_s = clock.now_s()
             elapsed_s = now_s - start_s
@@ -107,34 +120,37 @@ def run_program(
             rate_cpm = phase.rate_cpm
             hold_s = phase.hold_s
             for side, tracker, peak_mmhg in plan[index]:
-                reading = pump.read_vacuum(side)
+                reading = safe.read_vacuum(side)
+                ceiling_mmhg = safe.ceiling(side)
                 duty, vent_open = tracker.command(
                     now_s,
                     None if reading is None else reading.vacuum_mmhg,
                     rate_cpm,
-                    peak_mmhg,
+                    peak_mmhg if peak_mmhg < ceiling_mmhg else ceiling_mmhg,
                     hold_s,
                 )
-                pump.set_duty(side, duty)
-                pump.set_vent(side, vent_open)
-            pump.kick()
-            new_presses = pump.presses()
+                safe.set_duty(side, duty)
+                safe.set_vent(side, vent_open)
+            safe.kick()
+            new_presses = safe.presses()
             if new_presses:
                 presses.extend(new_presses)
-                if any(press.kind is PressKind.STOP for press in new_presses):
-                    ended_by = "stop"
-                    break
-            if pump.faults():
+            if safe.fault is not None:
                 ended_by = "fault"
+                break
+            if safe.stopped:
+                ended_by = "stop" if safe.stopped == "stop" else safe.stopped
                 break
             ticks += 1
             if on_tick is not None and ticks % view_every == 0:
-                on_tick(_view(pump, elapsed_s, phase))
+                on_tick(_view(safe, elapsed_s, phase))
             next_s += tick_s
             clock.sleep_until(next_s)
     finally:
-        make_safe(pump)
-    return RunResult(program.name, start_s, clock.now_s(), ended_by, read_volumes(pump), presses)
+        volumes = read_volumes(safe)
+        end_s = clock.now_s()
+        end_supervised(safe, pump)
+    return RunResult(program.name, start_s, end_s, ended_by, volumes, presses)
 
 
 def _view(pump: Pump, elapsed_s: float, phase: Phase) -> TickView:

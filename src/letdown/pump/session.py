@@ -4,8 +4,10 @@ Each side runs on its own: its own comfort ceiling (learned from the parent's pr
 or carried in a ``ComfortProfile``), its own working level and its own suction cycle.
 The session stimulates until milk flows, expresses while it flows, stimulates again in
 the lulls between ejections, and ends when the flow has stopped for good, at the session
-cap, or when someone presses stop. A safety supervisor checks every tick; on any fault
-the motor stops, the vents open and the session ends in ``fault``.
+cap, or when someone presses stop. It reaches the pump only through the safety core
+(``letdown.safety``), which checks every tick whatever the controller does; on any
+fault, and on any exception in the controller itself, the motors stop, the vents open
+and the session ends in ``fault`` with the reason recorded.
 
 Time is the device's clock: on the simulated pump a session runs as fast as the CPU
 allows; on hardware, at 100 Hz with absolute deadlines (``next += period``).
@@ -13,6 +15,7 @@ allows; on hardware, at 100 Hz with absolute deadlines (``next += period``).
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from collections.abc import Callable
@@ -26,15 +29,16 @@ from letdown.device.base import (
     PressKind,
     Pump,
     Side,
-    make_safe,
     read_volumes,
 )
 from letdown.pump.comfort import ComfortProfile, SideComfort
 from letdown.pump.detection import FlowEstimator, LetdownDetector, MilkEvent
 from letdown.pump.machine import Event, SessionMachine, State
 from letdown.pump.program import HARD_CAP_MMHG, Phase, PhaseKind
-from letdown.pump.safety import SafetyFault, Supervisor
 from letdown.pump.tracking import CycleTracker
+from letdown.safety import core
+from letdown.safety.faults import FaultReason, SafetyFault
+from letdown.safety.handle import SafePump, supervise
 
 TICK_S = 0.01
 SEARCH_RATE_CPM = 60.0
@@ -123,16 +127,31 @@ class CommandKind(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     STOP = "stop"
+    EXTEND = "extend"
+    """The parent keeps the session going past the core's 40-minute auto-off."""
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A command from the app or a partner; repeated ``id``s act once (idempotent)."""
+    """A command from the app or a partner; repeated ``id``s act once (idempotent).
+
+    ``delta_mmhg`` is a level change (``LEVEL``), or seconds to add (``EXTEND``); it
+    must be a finite number."""
 
     kind: CommandKind
     side: Side | None = None
     delta_mmhg: float = 0.0
     id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", CommandKind(self.kind))
+        if self.side is not None:
+            object.__setattr__(self, "side", Side(self.side))
+        value = self.delta_mmhg
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"a command's amount must be a number, got {value!r}")
+        if not math.isfinite(value) or abs(value) > 3600.0:
+            raise ValueError(f"a command's amount must be a finite number, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +162,8 @@ class SideView:
     level_mmhg: float
     ceiling_mmhg: float
     learning: bool
+    paused: bool = False
+    """The safety core paused this side ("too much" at the lowest level)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +206,10 @@ class SessionRecord:
     faults: list[SafetyFault] = field(default_factory=list)
     nearly_done_at_s: float | None = None
     tracking_error_p95_mmhg: dict[Side, float | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """What the parent should know about this session (a side paused, nothing learned)."""
+    error: str | None = None
+    """What the controller raised, if it failed (the session then ended in fault)."""
 
     @property
     def duration_s(self) -> float:
@@ -192,7 +217,7 @@ class SessionRecord:
 
     def comfort_profile(self) -> ComfortProfile:
         """The ceilings this session ended with, to start the next one from."""
-        return ComfortProfile(self.ceilings_mmhg[Side.LEFT], self.ceilings_mmhg[Side.RIGHT])
+        return ComfortProfile(self.ceilings_mmhg.get(Side.LEFT), self.ceilings_mmhg.get(Side.RIGHT))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values; times to the millisecond."""
@@ -224,6 +249,8 @@ class SessionRecord:
             "tracking_error_p95_mmhg": {
                 side.value: v for side, v in self.tracking_error_p95_mmhg.items()
             },
+            "notes": list(self.notes),
+            "error": self.error,
         }
 
 
@@ -235,7 +262,8 @@ class PumpSession:
     """One adaptive session on ``pump``.
 
     Args:
-        pump: any ``letdown.device`` backend.
+        pump: a pump under the safety core (``letdown.safety.SafePump``), or a raw
+            ``letdown.device`` backend, which the session then puts under one.
         program: the adaptive program (``LETDOWN`` by default).
         profile: comfort ceilings from earlier sessions; a side without one is learned.
         soreness: 0-10 per side, reported before starting: starts that side lower.
@@ -253,18 +281,17 @@ class PumpSession:
         profile: ComfortProfile | None = None,
         soreness: dict[Side, float] | None = None,
         tick_s: float = TICK_S,
-        supervisor: Supervisor | None = None,
     ) -> None:
         if not 0.001 <= tick_s <= 0.05:
             raise ValueError(f"tick_s must be within 1-50 ms, got {tick_s!r}")
-        self.pump = pump
+        self.pump: SafePump = supervise(pump, tick_s=tick_s)
         self.program = program
         self.tick_s = tick_s
         self.profile = profile or ComfortProfile()
         self.soreness = dict(soreness or {})
-        self.supervisor = supervisor or Supervisor(
-            pump.spec, tick_s=tick_s, motor_layout=pump.motor_layout
-        )
+        for side, score in self.soreness.items():
+            if not (isinstance(score, int | float) and 0.0 <= score <= 10.0):
+                raise ValueError(f"soreness is a 0-10 score, got {score!r} for {side}")
         self.machine = SessionMachine()
         self.machine.add_listener(self._on_transition)
         self.detector = LetdownDetector()
@@ -292,9 +319,10 @@ class PumpSession:
         self._volume_at_s: float | None = None
         self._vacuum: tuple[float | None, float | None] = (None, None)
         self._volume: tuple[float | None, float | None] = (None, None)
-        self._applied: tuple[tuple[float, bool], tuple[float, bool]] = ((0.0, True), (0.0, True))
         self._tracking_errors: tuple[list[float], list[float]] = ([], [])
         self._ended_by = ""
+        self._notes: list[str] = []
+        self._error: str | None = None
 
     # --- public surface -------------------------------------------------------------
     @property
@@ -320,9 +348,7 @@ class PumpSession:
         self._started_s = self._deadline_s = now_s
         for index, side in enumerate(SIDES):
             ceiling = self.profile.starting_ceiling(side, self.soreness.get(side, 0.0))
-            comfort = SideComfort(side, now_s, ceiling)
-            self._comfort[side] = comfort
-            self.supervisor.set_ceiling(side, comfort.ceiling_mmhg)
+            self._comfort[side] = SideComfort(side, now_s, ceiling, self.pump)
             self._trackers[index] = CycleTracker(now_s)
         self.machine.send(Event.START, now_s)
 
@@ -347,6 +373,7 @@ class PumpSession:
                     0.0 if comfort is None else comfort.level_mmhg,
                     0.0 if comfort is None else comfort.ceiling_mmhg,
                     comfort is not None and comfort.searching,
+                    self.pump.paused(side),
                 )
             )
         return Snapshot(
@@ -357,7 +384,7 @@ class PumpSession:
             views[1],
             len(self.detector.ejections_s),
             self._nearly_done_at_s is not None,
-            self.supervisor.fault,
+            self.pump.fault,
         )
 
     def record(self) -> SessionRecord:
@@ -367,29 +394,33 @@ class PumpSession:
 
     # --- the loop ---------------------------------------------------------------------
     def step(self) -> None:
-        """One control tick, then wait for the next deadline."""
+        """One control tick, then wait for the next deadline (the core ticks meanwhile).
+
+        Whatever goes wrong in the controller (a listener, detection, the comfort logic,
+        a command) ends the session in fault, motors off and vents open at once, with
+        the error recorded; it never leaves a motor running."""
         if self.finished:
             return
+        try:
+            self._step()
+        except Exception as exc:
+            self._error = f"{type(exc).__name__}: {exc}"
+            fault = self.pump.fail(core.CONTROLLER_ERROR, self._error)
+            if not self.finished:
+                self._fail(fault, self.pump.clock.now_s())
+
+    def _step(self) -> None:
         pump = self.pump
         now_s = pump.clock.now_s()
-        late_s = now_s - self._deadline_s
+        fault = pump.fault
+        if fault is not None:
+            self._fail(fault, now_s)
+            return
         readings = [pump.read_vacuum(side) for side in SIDES]
         scales = [pump.read_volume(side) for side in SIDES]
         self._vacuum = tuple(None if r is None else r.vacuum_mmhg for r in readings)  # type: ignore[assignment]
         self._volume = tuple(None if r is None else r.volume_ml for r in scales)  # type: ignore[assignment]
         volume_at_s = None if scales[0] is None else scales[0].at_s
-        fault = self.supervisor.check(
-            now_s,
-            self._vacuum,
-            self._volume,
-            volume_at_s,
-            self._applied,
-            pump.faults(),
-            late_s if late_s > 0 else 0.0,
-        )
-        if fault is not None:
-            self._fail(fault, now_s)
-            return
         for press in pump.presses():
             self._presses.append(
                 (press.kind.value, None if press.side is None else press.side.value, press.at_s)
@@ -397,6 +428,7 @@ class PumpSession:
             self._on_press(press.kind, press.side, now_s)
         while self._commands:
             self._on_command(self._commands.popleft(), now_s)
+        self._on_core_events(now_s)
         if self.finished:
             return
         if volume_at_s is not None and volume_at_s != self._volume_at_s:
@@ -415,10 +447,28 @@ class PumpSession:
         self._deadline_s += self.tick_s
         pump.clock.sleep_until(self._deadline_s)
 
+    def _on_core_events(self, now_s: float) -> None:
+        """What the core did on its own: a side paused at the floor, a stop."""
+        for what, side, _at_s in self.pump.events():
+            if what == "paused" and side is not None:
+                self._notes.append(
+                    f"The {side.value} side was paused: "
+                    '"too much" came at the lowest level. Take that flange off; the other'
+                    " side goes on."
+                )
+                self._notify()
+        stopped = self.pump.stopped
+        if stopped and stopped != core.STOP_REQUEST:
+            if stopped == core.TIME_LIMIT:
+                self._notes.append(
+                    "The pump stopped itself after 40 minutes, as pumps do (auto-off);"
+                    " extend the session to go on."
+                )
+            self._stop(now_s, "stop" if stopped == core.STOP_BUTTON else stopped)
+
     def _drive(self, now_s: float) -> None:
         state = self.machine.state
         phase = self.program.phase_for(state)
-        applied = []
         for index, side in enumerate(SIDES):
             comfort = self._comfort[side]
             tracker = self._trackers[index]
@@ -447,8 +497,6 @@ class PumpSession:
                     tracker.last_target_mmhg = 0.0
             self.pump.set_duty(side, duty)
             self.pump.set_vent(side, vent_open)
-            applied.append((duty, vent_open))
-        self._applied = (applied[0], applied[1])
 
     def _slow_flow_ml_min(self) -> float:
         """Both sides' flow over the last minute (scale noise well under 1 mL/min)."""
@@ -545,6 +593,8 @@ class PumpSession:
 
     # --- presses, commands, faults ----------------------------------------------------
     def _on_press(self, kind: PressKind, side: Side | None, now_s: float) -> None:
+        """A button press; the core has acted on it already (stop, a lower ceiling, a
+        pause): the session follows and learns from it."""
         if kind is PressKind.STOP:
             self._stop(now_s, "stop")
             return
@@ -555,7 +605,7 @@ class PumpSession:
             comfort.too_much(now_s)
         elif kind is PressKind.LIMIT:
             comfort.limit(now_s)
-        self.supervisor.set_ceiling(side, comfort.ceiling_mmhg)
+        comfort.sync()
 
     def _on_command(self, command: Command, now_s: float) -> None:
         if command.id is not None:
@@ -569,10 +619,18 @@ class PumpSession:
             if self.machine.allows(Event.PAUSE):
                 self.machine.send(Event.PAUSE, now_s)
         elif kind is CommandKind.RESUME:
+            for side in SIDES:
+                if self.pump.paused(side):
+                    self.pump.resume(side)
             if self.machine.allows(Event.RESUME):
                 self.machine.send(Event.RESUME, now_s)
+        elif kind is CommandKind.EXTEND:
+            self.pump.extend(command.delta_mmhg)
         elif command.side is not None and command.side in self._comfort:
             if kind is CommandKind.TOO_MUCH:
+                # A phone's "too much" acts as the pump's own button does, and counts.
+                self.pump.too_much(command.side)
+                self._presses.append((PressKind.TOO_MUCH.value, command.side.value, now_s))
                 self._on_press(PressKind.TOO_MUCH, command.side, now_s)
             elif kind is CommandKind.LEVEL:
                 self._comfort[command.side].nudge(now_s, command.delta_mmhg)
@@ -583,11 +641,12 @@ class PumpSession:
             self.machine.send(Event.STOP, now_s)
 
     def _fail(self, fault: SafetyFault, now_s: float) -> None:
-        """Fail to safe: motor off, vents open, stop kicking (the watchdog cuts power too)."""
-        make_safe(self.pump)
-        self._applied = ((0.0, True), (0.0, True))
+        """Fail to safe: the core has latched (motors off, vents open, no more kicks to
+        the hardware's watchdog); the session ends in fault and says why."""
         self._faults.append(fault)
         self._ended_by = "fault"
+        if fault.reason is FaultReason.CONTROLLER_ERROR and self._error is None:
+            self._error = fault.detail
         self.machine.send(Event.FAULT, now_s)
 
     # --- bookkeeping ------------------------------------------------------------------
@@ -599,7 +658,7 @@ class PumpSession:
         if new is State.FINISHING:
             self._finishing_ticks = 0
             self._ended_by = self._ended_by or event.value
-            make_safe(self.pump)
+            self.pump.make_safe()
         if new in (State.DONE, State.FAULT):
             self._finish(at_s)
         self._notify()
@@ -611,25 +670,39 @@ class PumpSession:
                 listener(snapshot)
 
     def _finish(self, at_s: float) -> None:
-        make_safe(self.pump)
-        volumes = read_volumes(self.pump)
+        pump = self.pump
+        if pump.fault is None and not pump.closed:
+            pump.make_safe()
+        volumes = read_volumes(pump)
         errors: dict[Side, float | None] = {}
         for index, side in enumerate(SIDES):
             values = sorted(self._tracking_errors[index])
             errors[side] = values[int(0.95 * (len(values) - 1))] if values else None
+        ceilings: dict[Side, float] = {}
+        for side, comfort in self._comfort.items():
+            if comfort.learned:
+                ceilings[side] = comfort.ceiling_mmhg
+            elif comfort.search_ended_at_top:
+                self._notes.append(
+                    f"The {side.value} side's comfort search reached its top without a"
+                    ' "that\'s my limit": nothing was learned for that side, and the next'
+                    " session searches again."
+                )
         self._record = SessionRecord(
             program=self.program.name,
             started_at_s=self._started_s,
             ended_at_s=at_s,
             ended_by=self._ended_by or "done",
             volume_ml=volumes,
-            ceilings_mmhg={side: self._comfort[side].ceiling_mmhg for side in self._comfort},
+            ceilings_mmhg=ceilings,
             phases=list(self._phases),
             ejections_s=list(self.detector.ejections_s),
             presses=list(self._presses),
             faults=list(self._faults),
             nearly_done_at_s=self._nearly_done_at_s,
             tracking_error_p95_mmhg=errors,
+            notes=list(self._notes),
+            error=self._error,
         )
 
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from letdown.device.base import Side
+from letdown.words import Side
 
 
 class FaultKind(StrEnum):

@@ -20,7 +20,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from letdown.device.base import SIDES, MotorLayout, Press, PressKind, Side
 from letdown.twin.cohort import ParentSpec
 from letdown.twin.faults import Fault, FaultKind
 from letdown.twin.sources import (
@@ -37,6 +36,7 @@ from letdown.twin.sources import (
     TWIN_MD_THRESHOLD,
     Source,
 )
+from letdown.words import SIDES, MotorLayout, Press, PressKind, Side
 
 # --- Milk ejection -------------------------------------------------------------------
 THRESHOLD_MMHG = 45.0
@@ -383,7 +383,8 @@ class Twin:
         self._volume_due_s = spec.volume_period_s
         self._volume_at_s = 0.0
         self._last_kick_s = 0.0
-        self._armed = False
+        self._armed = True
+        """Armed from power-up: a controller that never kicks is caught within the period."""
         self._tripped = False
         self._stall_from_s = math.inf
         self._stall_until_s = -math.inf
@@ -414,7 +415,8 @@ class Twin:
     def rearm(self) -> None:
         """Clear a tripped watchdog, as a board's reset line does: outputs come back off."""
         self._tripped = False
-        self._armed = False
+        self._armed = True
+        self._last_kick_s = self._now_s
         for s in self._sides:
             s.duty = 0.0
             s.motor = 0.0

@@ -1,0 +1,453 @@
+"""``SafePump``: the supervised handle, the only way a controller reaches a pump.
+
+It owns the backend. Controllers read, command and kick through it as through any
+``Pump``; every tick it reads the backend, lets the safety core check the readings and
+the controller's requests, and writes the outputs the core returns: motors first, then
+vents, every output tried even when one write fails. The core ticks whatever the
+controller does: on simulated time each time the controller sleeps (so a controller
+that sleeps without commanding is still watched, tick by tick); on the wall clock in
+its own thread, so a controller that raises or hangs is still watched.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from types import TracebackType
+from typing import Self
+
+from letdown.device.base import (
+    Clock,
+    MotorLayout,
+    Pump,
+    PumpSpec,
+    VacuumReading,
+    VolumeReading,
+    WallClock,
+)
+from letdown.errors import DeviceClosedError, DeviceError
+from letdown.safety import core
+from letdown.safety.faults import SafetyFault, limits_for
+from letdown.words import SIDES, HardwareFault, Press, PressKind, Side
+
+log = logging.getLogger(__name__)
+
+_INDEX = {Side.LEFT: 0, Side.RIGHT: 1}
+_NO_FAULTS: frozenset[HardwareFault] = frozenset()
+_WATCHDOG = frozenset({HardwareFault.WATCHDOG})
+
+
+def _index(side: Side | str) -> int:
+    index = _INDEX.get(side)  # type: ignore[arg-type]
+    if index is None:
+        return core._side(side)
+    return index
+
+
+class _CoreClock:
+    """The controller's clock: sleeping on simulated time steps the core tick by tick."""
+
+    def __init__(self, handle: SafePump) -> None:
+        self._handle = handle
+
+    def now_s(self) -> float:
+        return self._handle._backend.clock.now_s()
+
+    def sleep_until(self, at_s: float) -> None:
+        self._handle._sleep_until(at_s)
+
+
+class SafePump:
+    """A pump under the safety core.
+
+    Args:
+        backend: the raw backend (``letdown.device.open_pump``); the handle owns it from
+            now on: close the handle, not the backend.
+        tick_s: the core's period (10 ms: 100 Hz).
+        cap_mmhg: a lower single-side cap than the absolute 300 mmHg, if wanted.
+        session_max_s: a shorter auto-off than 40 minutes, if wanted.
+
+    A fault latches: ``fault`` says why, the outputs stay safe, and the handle cannot be
+    re-armed (a new session opens a new handle).
+    """
+
+    def __init__(
+        self,
+        backend: Pump,
+        *,
+        tick_s: float = 0.01,
+        max_late_s: float = 0.05,
+        cap_mmhg: float = core.CAP_SINGLE_MMHG,
+        session_max_s: float = core.SESSION_MAX_S,
+    ) -> None:
+        if isinstance(backend, SafePump):
+            raise ValueError("that pump is already under a safety core")
+        self._backend = backend
+        self._lock = threading.RLock()
+        limits = limits_for(
+            backend.spec,
+            motor_layout=backend.motor_layout,
+            tick_s=tick_s,
+            max_late_s=max_late_s,
+            cap_mmhg=cap_mmhg,
+            session_max_s=session_max_s,
+        )
+        now_s = backend.clock.now_s()
+        self.core = core.Core(limits, now_s)
+        self.tick_s = limits.tick_s
+        self._next_s = now_s + self.tick_s
+        self._clock = _CoreClock(self)
+        self._vacuum: list[VacuumReading | None] = [None, None]
+        self._volume: list[VolumeReading | None] = [None, None]
+        self._hardware: frozenset[HardwareFault] = _NO_FAULTS
+        self._presses: list[Press] = []
+        self._closed = False
+        self._close_requested = False
+        self._problems: list[str] = []
+        self._fault: SafetyFault | None = None
+        self._outputs = core._SAFE
+        self._apply(self._outputs)
+        self._thread: threading.Thread | None = None
+        self._stepped = not isinstance(backend.clock, WallClock)
+        if not self._stepped:
+            self._thread = threading.Thread(
+                target=self._run, name=f"letdown-safety-{backend.name}", daemon=False
+            )
+            self._thread.start()
+
+    # --- the Pump a controller sees -------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._backend.name
+
+    @property
+    def motor_layout(self) -> MotorLayout:
+        return self._backend.motor_layout
+
+    @property
+    def spec(self) -> PumpSpec:
+        return self._backend.spec
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def read_vacuum(self, side: Side) -> VacuumReading | None:
+        """The vacuum the core saw at its last tick."""
+        return self._vacuum[_index(side)]
+
+    def read_volume(self, side: Side) -> VolumeReading | None:
+        return self._volume[_index(side)]
+
+    def set_duty(self, side: Side, duty: float) -> None:
+        """Ask for ``duty`` on ``side``: the core applies it at its next tick if it may.
+        A duty that is not a number in 0..1 latches a fault and raises ValueError."""
+        self._check_open()
+        self.core.request(_index(side), duty, self.core._sides[_index(side)].vent)
+
+    def set_vent(self, side: Side, open_: bool) -> None:
+        self._check_open()
+        s = self.core._sides[_index(side)]
+        s.vent = open_ is not False
+
+    def kick(self) -> None:
+        """The controller is alive; the core kicks the hardware's watchdog while it is."""
+        self._check_open()
+        self.core.kick()
+
+    def rearm(self) -> None:
+        raise DeviceError("a pump under the safety core cannot be re-armed: start a new session")
+
+    def faults(self) -> frozenset[HardwareFault]:
+        return self._hardware
+
+    def presses(self) -> tuple[Press, ...]:
+        """Button presses since the last call (the core has acted on them already)."""
+        with self._lock:
+            presses = tuple(self._presses)
+            self._presses.clear()
+        return presses
+
+    def make_safe(self) -> None:
+        """Stop pumping now (not a fault): motors off and vents open at once."""
+        with self._lock:
+            self.core.stop(core.STOP_REQUEST, self.core._now_s)
+            self._apply(core._SAFE)
+
+    def close(self) -> None:
+        """Motors off, vents open, backend closed. From another thread it is a request,
+        honoured within one tick. Idempotent."""
+        self._close_requested = True
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(10 * self.tick_s + 1.0)
+        with self._lock:
+            self._close_now()
+
+    def release(self) -> None:
+        """Outputs safe and the handle closed, the backend left open (see
+        ``end_supervised``). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._close_requested = True
+            self.core.stop(core.STOP_REQUEST, self.core._now_s)
+            self._apply(core._SAFE)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(10 * self.tick_s + 1.0)
+
+    def __enter__(self) -> Self:
+        self._check_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- what only a supervised pump offers ------------------------------------------------
+    @property
+    def fault(self) -> SafetyFault | None:
+        """The latched fault, or None while the pump is healthy."""
+        found = self.core.fault
+        if found is not None and self._fault is None:
+            self._fault = SafetyFault.from_core(found)
+        return self._fault
+
+    @property
+    def stopped(self) -> str:
+        """Why the core stopped pumping without a fault ("" while it may pump)."""
+        return self.core.stopped
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Writes or reads the backend refused, in words, oldest first."""
+        return tuple(self._problems)
+
+    def fail(self, reason: str, detail: str = "") -> SafetyFault:
+        """Latch a fault from above (a controller's error): outputs safe at once."""
+        with self._lock:
+            self.core.trip(reason, None, self.core._now_s, detail)
+            self._apply(core._SAFE)
+        fault = self.fault
+        assert fault is not None
+        return fault
+
+    def ceiling(self, side: Side) -> float:
+        return self.core.ceiling(_index(side))
+
+    def lower_ceiling(self, side: Side, ceiling_mmhg: float) -> float:
+        return self.core.lower_ceiling(_index(side), ceiling_mmhg)
+
+    def raise_ceiling(self, side: Side, ceiling_mmhg: float) -> float:
+        """The parent's own action only: one step at most, never above the cap."""
+        return self.core.raise_ceiling(_index(side), ceiling_mmhg)
+
+    def peak_between(self, side: Side, from_s: float, to_s: float) -> float:
+        return self.core.peak_between(_index(side), from_s, to_s)
+
+    def too_much(self, side: Side) -> None:
+        """ "Too much" from a phone: acted on as the pump's own button is."""
+        with self._lock:
+            self.core.press("too_much", _index(side), self.core._now_s)
+
+    def paused(self, side: Side) -> bool:
+        return self.core.paused(_index(side))
+
+    def resume(self, side: Side) -> None:
+        self.core.resume(_index(side))
+
+    def extend(self, seconds: float) -> float:
+        return self.core.extend(seconds)
+
+    def events(self) -> list[tuple[str, Side | None, float]]:
+        """What the core did on its own since the last call (pauses, stops, lowerings)."""
+        with self._lock:
+            events = [
+                (what, None if side is None else SIDES[side], at_s)
+                for what, side, at_s in self.core.events
+            ]
+            self.core.events.clear()
+        return events
+
+    # --- the tick -----------------------------------------------------------------------
+    def _sleep_until(self, at_s: float) -> None:
+        if not self._stepped:
+            self._backend.clock.sleep_until(at_s)
+            return
+        backend_clock = self._backend.clock
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                if self._close_requested:
+                    self._close_now()
+                    return
+                next_s = self._next_s
+                if next_s > at_s + 1e-9:
+                    return
+                backend_clock.sleep_until(next_s)
+                self._next_s = next_s + self.tick_s
+                self._tick(0.0)
+
+    def _run(self) -> None:
+        """The core's own thread, on the wall clock."""
+        clock = self._backend.clock
+        while not self._close_requested and not self._closed:
+            clock.sleep_until(self._next_s)
+            with self._lock:
+                if self._closed:
+                    break
+                late_s = clock.now_s() - self._next_s
+                self._next_s += self.tick_s
+                if late_s > 5 * self.tick_s:
+                    self._next_s = clock.now_s() + self.tick_s
+                self._tick(late_s if late_s > 0.0 else 0.0)
+        with self._lock:
+            self._close_now()
+
+    def _tick(self, late_s: float) -> None:
+        """Read, check, write: once per tick, under the lock."""
+        backend = self._backend
+        c = self.core
+        try:
+            now_s = backend.clock.now_s()
+            left = backend.read_vacuum(Side.LEFT)
+            right = backend.read_vacuum(Side.RIGHT)
+            scale_l = backend.read_volume(Side.LEFT)
+            scale_r = backend.read_volume(Side.RIGHT)
+            hardware = backend.faults()
+            presses = backend.presses()
+        except Exception as exc:
+            self._problem(f"the pump could not be read: {exc}")
+            c.trip(core.DEVICE_ERROR, None, c._now_s, f"{type(exc).__name__}: {exc}")
+            self._apply(core._SAFE)
+            return
+        self._vacuum[0] = left
+        self._vacuum[1] = right
+        self._volume[0] = scale_l
+        self._volume[1] = scale_r
+        self._hardware = hardware
+        if presses:
+            self._presses.extend(presses)
+            for press in presses:
+                side = None if press.side is None else _INDEX[press.side]
+                kind = press.kind.value if isinstance(press.kind, PressKind) else str(press.kind)
+                c.press(kind, side, press.at_s)
+        outputs = c.tick(
+            now_s,
+            None if left is None else left.vacuum_mmhg,
+            None if right is None else right.vacuum_mmhg,
+            None if scale_l is None else scale_l.volume_ml,
+            None if scale_r is None else scale_r.volume_ml,
+            None if scale_l is None else scale_l.at_s,
+            bool(hardware),
+            late_s,
+        )
+        self._apply(outputs)
+        if c.fault is None:
+            try:
+                backend.kick()
+            except Exception as exc:
+                self._problem(f"the pump's watchdog could not be kicked: {exc}")
+                c.trip(core.OUTPUT_FAILURE, None, c._now_s, f"{type(exc).__name__}: {exc}")
+                self._apply(core._SAFE)
+
+    def _apply(self, outputs: tuple[float, bool, float, bool]) -> None:
+        """Write ``outputs``: motors first, then vents; every write tried. A write that
+        fails latches a fault and every output is tried again at its safe value."""
+        duty_l, vent_l, duty_r, vent_r = outputs
+        backend = self._backend
+        failed = self._write(
+            ((backend.set_duty, Side.LEFT, duty_l), (backend.set_duty, Side.RIGHT, duty_r)),
+            ((backend.set_vent, Side.LEFT, vent_l), (backend.set_vent, Side.RIGHT, vent_r)),
+        )
+        self._outputs = outputs
+        self.core.applied(*outputs)
+        if failed:
+            c = self.core
+            c.trip(core.OUTPUT_FAILURE, None, c._now_s, "; ".join(failed))
+            if outputs != core._SAFE:
+                self._write(
+                    ((backend.set_duty, Side.LEFT, 0.0), (backend.set_duty, Side.RIGHT, 0.0)),
+                    ((backend.set_vent, Side.LEFT, True), (backend.set_vent, Side.RIGHT, True)),
+                )
+                self._outputs = core._SAFE
+                self.core.applied(*core._SAFE)
+
+    def _write(self, *groups: tuple[tuple[object, Side, object], ...]) -> list[str]:
+        failed: list[str] = []
+        for group in groups:
+            for write, side, value in group:
+                try:
+                    write(side, value)  # type: ignore[operator]
+                except Exception as exc:
+                    text = f"{side.value} {'motor' if isinstance(value, float) else 'vent'}: {exc}"
+                    failed.append(text)
+                    self._problem(f"the pump did not take a command ({text})")
+        return failed
+
+    def _problem(self, text: str) -> None:
+        log.error("%s", text)
+        if len(self._problems) < 100:
+            self._problems.append(text)
+
+    def _close_now(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.core.stop(core.STOP_REQUEST, self.core._now_s)
+        failed = self._write(
+            ((self._backend.set_duty, Side.LEFT, 0.0), (self._backend.set_duty, Side.RIGHT, 0.0)),
+            ((self._backend.set_vent, Side.LEFT, True), (self._backend.set_vent, Side.RIGHT, True)),
+        )
+        try:
+            self._backend.close()
+        except Exception as exc:
+            self._problem(f"the pump could not be closed cleanly: {exc}")
+        if failed:
+            log.error("closing the pump: %s", "; ".join(failed))
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DeviceClosedError(f"pump {self.name!r} is closed")
+
+
+def supervise(pump: Pump | SafePump, **kwargs: float) -> SafePump:
+    """``pump`` under a safety core (a handle already under one is returned as it is)."""
+    if isinstance(pump, SafePump):
+        return pump
+    return SafePump(pump, **kwargs)
+
+
+def end_supervised(safe: SafePump, given: Pump | SafePump) -> None:
+    """At the end of a supervised loop: a handle the loop made for a raw backend is
+    released (outputs safe, the backend left open for the next controller, which puts
+    it under a core of its own); a handle it was given rests, both sides vented."""
+    if safe is given:
+        if not safe.closed:
+            for side in SIDES:
+                safe.set_duty(side, 0.0)
+                safe.set_vent(side, True)
+            with safe._lock:
+                safe._apply(core._SAFE)
+    else:
+        safe.release()
+
+
+def wait_closed(handle: SafePump, timeout_s: float) -> bool:
+    """Until the handle has closed (True) or ``timeout_s`` passed (False)."""
+    deadline_s = time.monotonic() + timeout_s
+    while not handle.closed and time.monotonic() < deadline_s:
+        time.sleep(0.001)
+    return handle.closed
