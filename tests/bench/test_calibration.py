@@ -11,8 +11,9 @@ import dataclasses
 
 import pytest
 
-from letdown.bench.calibration import ParentRun, Row, evaluate, run_cohort
+from letdown.bench.calibration import ParentRun, Row, evaluate, measure_ejections, run_cohort
 from letdown.twin.cohort import generate_cohort
+from letdown.twin.sources import PRIME_2012_DOUBLE
 
 ROW_IDS = [f"C{i}" for i in range(1, 14)]
 
@@ -62,3 +63,50 @@ def test_rows_fail_when_the_twin_is_off(runs: list[ParentRun]) -> None:
         dataclasses.replace(run, three_phase_pct=(run.three_phase_pct or 0) * 1.2) for run in runs
     ]
     assert not {row.id: row for row in evaluate(rhythm)}["C10"].ok
+
+
+def _scales(
+    rises: list[tuple[float, float, float]], length_s: float = 600.0
+) -> list[tuple[float, float, float]]:
+    """Noise-free bottle-scale readings at 10 Hz: ``(start_s, duration_s, ml_min)`` rises."""
+    samples = []
+    volume = 0.0
+    for tenth in range(int(length_s * 10)):
+        at_s = tenth / 10
+        for start_s, duration_s, ml_min in rises:
+            if start_s <= at_s < start_s + duration_s:
+                volume += ml_min / 600.0
+        samples.append((at_s, volume / 2, volume / 2))
+    return samples
+
+
+def test_ejections_are_counted_and_timed_from_the_flow_the_scales_show() -> None:
+    measured = measure_ejections(_scales([(30.0, 90.0, 40.0), (250.0, 60.0, 30.0)]))
+    assert measured.ejections == 2
+    assert measured.durations_s == pytest.approx((90.0, 60.0), abs=8.0)
+    # A rise too weak to show in the flow is not an ejection the studies would count.
+    assert measure_ejections(_scales([(30.0, 90.0, 40.0), (250.0, 60.0, 3.0)])).ejections == 1
+
+
+def test_the_mcv_row_compares_what_the_protocol_found_with_kents_figure(
+    runs: list[ParentRun],
+) -> None:
+    low = [dataclasses.replace(run, mcv_mmhg=(170.0, 172.0)) for run in runs]
+    row = {row.id: row for row in evaluate(low)}["C8"]
+    assert row.value == pytest.approx(171.0)
+    assert not row.ok
+
+
+def test_simultaneous_pumping_cites_one_source_whatever_its_verdict(
+    runs: list[ParentRun],
+) -> None:
+    passing = {row.id: row for row in evaluate(runs)}["C11"]
+    worse = [
+        dataclasses.replace(run, sequential_pct=(run.double_pct or 0.0) * 1.5)
+        if run.sequential_pct is not None
+        else run
+        for run in runs
+    ]
+    failing = {row.id: row for row in evaluate(worse)}["C11"]
+    assert not failing.ok
+    assert failing.source == passing.source == PRIME_2012_DOUBLE

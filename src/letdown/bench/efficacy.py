@@ -164,16 +164,18 @@ def run_controller(
     *,
     profile: ComfortProfile | None = None,
     session: int = 1,
+    mcv: dict[Side, float] | None = None,
 ) -> Outcome:
     """``controller`` on one parent for ``minutes`` (or until it ends by itself).
 
-    ``profile`` starts ``letdown`` from ceilings learned before (its second session).
+    ``profile`` starts ``letdown`` from ceilings learned before (its second session);
+    ``mcv`` is what ``kent_mcv`` found for this parent, if already known.
     """
     length_s = minutes * 60.0
     if controller == "oracle":
         return replace(_run_oracle(parent, seed, length_s), session=session)
     if controller in ("two-phase", "two-phase-sides", "constant"):
-        knobs = _knobs(controller, kent_mcv(parent, seed))
+        knobs = _knobs(controller, kent_mcv(parent, seed) if mcv is None else mcv)
         program = CONSTANT if controller == "constant" else TWO_PHASE
         with _ProbedPump(parent, seed) as pump:
             run_program(pump, program, knobs, duration_s=length_s)
@@ -188,7 +190,9 @@ def run_controller(
 def _run_parent(args: tuple[ParentSpec, str, tuple[str, ...], float, int]) -> list[Outcome]:
     """Every controller on one parent; with two sessions, the second ones follow."""
     parent, seed, controllers, minutes, sessions = args
-    first = [run_controller(name, parent, seed, minutes) for name in controllers]
+    knob_users = {"two-phase", "two-phase-sides", "constant"}
+    mcv = kent_mcv(parent, seed) if knob_users & set(controllers) else None
+    first = [run_controller(name, parent, seed, minutes, mcv=mcv) for name in controllers]
     if sessions < 2:
         return first
     # Only letdown learns; a fixed program and the oracle run the same way again, on
