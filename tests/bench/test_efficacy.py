@@ -40,18 +40,16 @@ def test_one_knob_per_side_beats_one_knob_on_unequal_sides() -> None:
 
 
 def test_the_oracle_is_the_zero_pain_limit() -> None:
-    oracle = run_controller("oracle", parent(), "1:0", 4.0)
+    oracle = run_controller("oracle", parent(), "1:0", 3.0)
     assert oracle.above_ceiling_s == 0.0
-    for name in ("two-phase", "two-phase-sides", "constant"):
-        other = run_controller(name, parent(), "1:0", 4.0)
-        if other.above_ceiling_s == 0.0:
-            assert oracle.yield_pct >= other.yield_pct
+    best_baseline = run_controller("two-phase-sides", parent(), "1:0", 3.0)
+    assert oracle.yield_pct >= best_baseline.yield_pct
 
 
 def test_two_sessions_give_letdowns_second_session_from_what_it_learned() -> None:
     cohort = Cohort(name="one", seed=4, parents=[parent()])
-    results = run_efficacy(cohort, CONTROLLERS, minutes=3.0, sessions=2, jobs=1)
-    summary = summarise(cohort, 3.0, results)
+    results = run_efficacy(cohort, CONTROLLERS, minutes=2.0, sessions=2, jobs=1)
+    summary = summarise(cohort, 2.0, results)
     rows = summary["controllers"]
     assert list(rows) == list(CONTROLLERS)
     assert set(rows["letdown"]) == KEYS | {"learned"}
