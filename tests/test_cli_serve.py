@@ -161,3 +161,20 @@ def _first_page(url: str, server: subprocess.Popen[str]) -> str:
         except OSError:
             time.sleep(0.1)
     raise AssertionError(f"the app did not answer at {url}")
+
+
+def test_serve_trusts_forwarded_headers_only_when_told_to(
+    served: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a reverse proxy, its address is named; otherwise no forwarded header counts."""
+    for name in ("LETDOWN_PROXY_HEADERS", "LETDOWN_FORWARDED_ALLOW_IPS"):
+        monkeypatch.delenv(name, raising=False)
+    db = ["--db", f"sqlite:///{tmp_path / 'letdown.sqlite'}", "--port", "0"]
+    assert runner.invoke(app, ["serve", *db]).exit_code == 0
+    behind = ["serve", *db, "--proxy-headers", "--forwarded-allow-ips", "10.0.0.2"]
+    assert runner.invoke(app, behind).exit_code == 0
+    plain, proxied = (call["settings"] for call in served)
+    assert plain.proxy_headers is False
+    assert proxied.proxy_headers is True and proxied.forwarded_allow_ips == "10.0.0.2"
+    config = serve.uvicorn_config(object())
+    assert config.proxy_headers is False  # Uvicorn's own default trusts 127.0.0.1

@@ -6,6 +6,7 @@ import math
 import time
 
 import pytest
+from tests.device.contract import BackendContract
 
 from letdown.device import (
     SIDES,
@@ -366,3 +367,27 @@ def test_per_side_motors_are_independent() -> None:
     assert pump.twin.motor_duty(LEFT) == 0.0
     assert pump.twin.true_vacuum_mmhg(LEFT) < 1
     assert pump.twin.true_vacuum_mmhg(RIGHT) > 150
+
+
+# --- the backend contract test kit ---------------------------------------------------------
+
+
+class TestSimPumpContract(BackendContract):
+    def make_backend(self) -> Pump:
+        return make_pump()
+
+    def break_motor_write(self, pump: Pump, side: Side) -> None:
+        assert isinstance(pump, SimPump)
+        inner = pump._set_duty
+
+        def failing(which: Side, duty: float) -> None:
+            if which is side:
+                raise OSError("I2C bus error")
+            inner(which, duty)
+
+        pump._set_duty = failing  # type: ignore[method-assign]
+
+
+class TestSharedMotorSimPumpContract(TestSimPumpContract):
+    def make_backend(self) -> Pump:
+        return make_pump(pneumatics=PneumaticsSpec(layout=MotorLayout.SHARED))

@@ -422,11 +422,15 @@ def test_watchdog_cuts_the_motor_and_opens_both_vents() -> None:
     assert all(t.watchdog and t.motor[LEFT] == 0.0 for t in ticks)
 
 
-def test_watchdog_is_not_armed_until_first_kicked() -> None:
+def test_the_watchdog_is_armed_from_power_up_so_a_controller_that_never_kicks_is_vented() -> None:
     pump = make_pump()
     ticks = drive(pump, 1.0, hold(left=(1.0, False)), kick=False)
-    assert not any(t.watchdog for t in ticks)
-    assert ticks[-1].true_vacuum[LEFT] > 200
+    tripped = [t for t in ticks if t.watchdog]
+    assert tripped, "the watchdog never tripped"
+    assert tripped[0].at_s <= pump.twin.pneumatics.watchdog_s + 0.011
+    assert ticks[-1].motor[LEFT] == 0.0
+    assert ticks[-1].vent_open[LEFT] is True
+    assert ticks[-1].true_vacuum[LEFT] < 5
 
 
 def test_kicking_every_tick_keeps_the_watchdog_quiet() -> None:

@@ -173,8 +173,26 @@ def test_the_stream_refuses_strangers(app: FastAPI, client: TestClient) -> None:
 def test_the_stream_takes_an_api_token(app: FastAPI, client: TestClient, hub: LiveHub) -> None:
     token = client.post("/api/v1/tokens", json={"name": "watch"}).json()["token"]
     script = TestClient(app)
-    with script.websocket_connect(f"{LIVE}?token={token}") as ws:
+    # A token in the address would land in access logs: it is refused there...
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        script.websocket_connect(f"{LIVE}?token={token}"),
+    ):
+        pass
+    assert refused.value.code == 1008
+    # ...and traded for a one-time ticket instead, which works once.
+    bearer = {"Authorization": f"Bearer {token}"}
+    ticket = script.post(f"{PUMP}/ticket", headers=bearer)
+    assert ticket.status_code == 201, ticket.text
+    assert token not in ticket.text
+    with script.websocket_connect(f"{LIVE}?ticket={ticket.json()['ticket']}") as ws:
         assert ws.receive_json()["state"] == "idle"
+    with (
+        pytest.raises(WebSocketDisconnect) as spent,
+        script.websocket_connect(f"{LIVE}?ticket={ticket.json()['ticket']}"),
+    ):
+        pass
+    assert spent.value.code == 1008
     with script.websocket_connect(LIVE, headers={"Authorization": f"Bearer {token}"}) as ws:
         assert ws.receive_json()["running"] is False
     with client.websocket_connect(LIVE, headers={"Origin": "http://testserver"}) as ws:

@@ -26,6 +26,7 @@ from letdown.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from letdown.journal import Accounts
     from letdown.journal.book import Journal
     from letdown.journal.records import HouseholdInfo, MemberInfo
 
@@ -210,3 +211,80 @@ def household_pregnancy(
         info = validate(PregnancyInfo, {"due_date": _date(due, "due"), "notes": notes})
         desk.book.add_pregnancy(info)
         _say(f"noted a pregnancy due {info.due_date.isoformat()}")
+
+
+# --- logins: passwords and API tokens (the server's owner, who holds the database) ------
+
+Login = Annotated[str, typer.Argument(help="The member's login.")]
+
+
+@app.command("password")
+def household_password(login: Login, db_url: DbUrl = None) -> None:
+    """Set a login's new password (asked twice, not echoed); all its sessions end.
+
+    For the one who runs the server, when a member forgot their password or it leaked.
+    A member changes their own on the Account page or with POST /api/v1/password.
+    """
+    from letdown.journal import Accounts
+
+    new = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    with _open_journal(db_url) as journal:
+        Accounts(journal.engine).set_password(login, new)
+    _say(f"the password of {login} is changed; every session of theirs is logged out")
+
+
+@app.command("tokens")
+def household_tokens(login: Login, db_url: DbUrl = None) -> None:
+    """List a login's API tokens that still work (id, name, made, expires)."""
+    from letdown.journal import Accounts
+
+    with _open_journal(db_url) as journal:
+        accounts = Accounts(journal.engine)
+        tokens = accounts.tokens(_member_of(accounts, login))
+    if not tokens:
+        _say(f"{login} has no API tokens")
+    for token in tokens:
+        expires = token.expires_at.date().isoformat() if token.expires_at else "never"
+        _say(
+            f"{token.id}  {token.name}  made {token.created_at.date().isoformat()}"
+            f"  expires {expires}"
+        )
+
+
+@app.command("token-new")
+def household_token_new(
+    login: Login,
+    name: Annotated[str, _opt("--name", help="What the token is for (Home Assistant, …).")],
+    days: Annotated[int, _opt("--days", min=1, max=365, help="How long it works.")] = 90,
+    db_url: DbUrl = None,
+) -> None:
+    """Make an API token acting as the login, for ``days``; it is printed once."""
+    from letdown.journal import Accounts
+
+    with _open_journal(db_url) as journal:
+        accounts = Accounts(journal.engine)
+        member_id = _member_of(accounts, login)
+        who = accounts.identity(member_id)
+        token, info = accounts.create_token(who, name, days)
+    expires = info.expires_at.date().isoformat() if info.expires_at else "never"
+    _say(f"token {info.id} ({info.name}) for {login}, expires {expires}; shown once:")
+    _say(token)
+
+
+@app.command("token-revoke")
+def household_token_revoke(
+    login: Login,
+    token_id: Annotated[str, typer.Argument(help="The token's id, as `tokens` lists it.")],
+    db_url: DbUrl = None,
+) -> None:
+    """Revoke one of the login's API tokens: it stops working at once."""
+    from letdown.journal import Accounts
+
+    with _open_journal(db_url) as journal:
+        accounts = Accounts(journal.engine)
+        info = accounts.revoke_token(_member_of(accounts, login), token_id)
+    _say(f"revoked token {info.id} ({info.name}) of {login}")
+
+
+def _member_of(accounts: Accounts, login: str) -> int:
+    return accounts.member_id(login)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     import socket
 
     import uvicorn
+    from starlette.types import ASGIApp
 
     from letdown.journal.book import Journal
     from letdown.web.settings import Settings
@@ -30,6 +32,8 @@ DEMO_SPEED = 10.0
 """How fast the demo's simulated pump runs in the app (times real time)."""
 TERMINAL_SPEED = 20.0
 TERMINAL_ONLY = ("--profile", "--program", "--minutes")
+WS_MAX_BYTES = 64 * 1024
+"""A phone sends nothing on the live socket that needs more (Uvicorn's default: 16 MiB)."""
 
 Host = Annotated[
     str,
@@ -39,19 +43,131 @@ Port = Annotated[
     int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free one).")
 ]
 
+Mqtt = Annotated[
+    str | None,
+    _opt(
+        "--mqtt",
+        help="Publish to Home Assistant over MQTT: the broker, mqtt://user:password@host:1883.",
+    ),
+]
+MqttMember = Annotated[
+    str | None,
+    _opt(
+        "--mqtt-member",
+        help="The member Home Assistant's buttons act as, with that member's role "
+        "(a viewer's are refused; without one, every button is refused).",
+    ),
+]
+TlsCert = Annotated[
+    Path | None,
+    _opt("--tls-cert", help="Serve HTTPS with this certificate (PEM; with --tls-key)."),
+]
+TlsKey = Annotated[Path | None, _opt("--tls-key", help="The certificate's private key (PEM).")]
+
 
 @app.command("serve")
-def serve(host: Host = "127.0.0.1", port: Port = 8000, db_url: DbUrl = None) -> None:
-    """Run the web app: the household's journal and the live pump, for every phone at home."""
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    db_url: DbUrl = None,
+    proxy_headers: Annotated[
+        bool | None,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="Behind a reverse proxy: take the caller's address and scheme from its "
+            "X-Forwarded-For/-Proto headers, from --forwarded-allow-ips only "
+            "(default: off, or LETDOWN_PROXY_HEADERS).",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        _opt(
+            "--forwarded-allow-ips",
+            help="Comma-separated addresses of the reverse proxy whose forwarded headers are "
+            "trusted (default 127.0.0.1, or LETDOWN_FORWARDED_ALLOW_IPS).",
+        ),
+    ] = None,
+    mqtt: Mqtt = None,
+    mqtt_member: MqttMember = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+) -> None:
+    """Run the web app: the household's journal and the live pump, for every phone at home.
+
+    Forwarded headers are ignored unless --proxy-headers is given: anyone could send one
+    to hide their address from the login limit. See docs/security.md.
+    """
     from letdown.journal import Accounts
     from letdown.web.settings import Settings
 
+    tls = _check_tls(tls_cert, tls_key)
+    _check_mqtt(mqtt)
     with _listening(host, port) as (sock, url), _open_journal(db_url) as journal:
-        settings = Settings(db=db_url, host=host, port=sock.getsockname()[1])
+        chosen: dict[str, object] = {}
+        if proxy_headers is not None:
+            chosen["proxy_headers"] = proxy_headers
+        if forwarded_allow_ips is not None:
+            chosen["forwarded_allow_ips"] = forwarded_allow_ips
+        if tls is not None:
+            url = url.replace("http://", "https://", 1)
+        settings = Settings(
+            db=db_url,
+            host=host,
+            port=sock.getsockname()[1],
+            secure_cookies=tls is not None,
+            public_url=url,
+            **chosen,  # type: ignore[arg-type]
+        )
+        # Given here, or else from LETDOWN_MQTT and LETDOWN_MQTT_MEMBER.
+        if mqtt is not None:
+            settings.mqtt = mqtt
+        if mqtt_member is not None:
+            settings.mqtt_member = mqtt_member
+        _check_mqtt(settings.mqtt)
         _say(f"letdown is at {url}  (journal: {_where(journal)})")
+        if settings.mqtt:
+            _say(f"publishing to Home Assistant over MQTT ({_shown_broker(settings.mqtt)})")
         if not Accounts(journal.engine).any():
             _say(f"first start: open {url}/setup to create your household")
-        _run_app(settings, journal, sock, open_browser=None)
+        _run_app(settings, journal, sock, open_browser=None, tls=tls)
+
+
+def _check_tls(cert: Path | None, key: Path | None) -> tuple[str, str] | None:
+    """Both files, readable and matching, or a clear error before anything starts."""
+    import ssl
+
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise _fail("--tls-cert and --tls-key go together: give both (or neither)")
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not path.is_file():
+            raise _fail(f"{flag} {path}: no such file")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise _fail(
+            f"--tls-cert {cert} / --tls-key {key}: not a certificate and its key in PEM "
+            f"({exc.strerror or exc})"
+        ) from None
+    return str(cert), str(key)
+
+
+def _check_mqtt(url: str | None) -> None:
+    if url is None:
+        return
+    from letdown.web.mqtt import MqttUrlError, parse_broker
+
+    try:
+        parse_broker(url)
+    except MqttUrlError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _shown_broker(url: str) -> str:
+    from letdown.web.mqtt import parse_broker
+
+    return parse_broker(url).shown
 
 
 @app.command()
@@ -89,6 +205,8 @@ def demo(
         float | None,
         _opt("--minutes", min=0.1, max=60, help="With --terminal: stop after this long."),
     ] = None,
+    mqtt: Mqtt = None,
+    mqtt_member: MqttMember = None,
 ) -> None:
     """The app with a simulated pump and a demo household: log in and try everything.
 
@@ -118,9 +236,10 @@ def demo(
             "real time (--terminal --speed 0 runs a session as fast as possible)"
         )
     from letdown.journal import Role
-    from letdown.web.demo import ensure_demo_household
+    from letdown.web.demo import PARTNER, ensure_demo_household
     from letdown.web.settings import Settings
 
+    _check_mqtt(mqtt)
     with _listening(host, port) as (sock, url), _open_journal(db_url) as journal:
         settings = Settings(
             db=db_url,
@@ -129,6 +248,10 @@ def demo(
             device="sim",
             sim_speed=speed,
             sim_seed=seed,
+            public_url=url,
+            mqtt=mqtt,
+            # The demo's buttons act as Sam, the partner, unless told otherwise.
+            mqtt_member=mqtt_member or PARTNER.member,
         )
         with _common.err.status("setting up the demo household…"):
             made = ensure_demo_household(journal, seed=seed)
@@ -144,6 +267,11 @@ def demo(
             _common.console.print(table)
         else:
             _say("log in with your own login (the demo logins are not in this journal)")
+        if mqtt:
+            _say(
+                f"publishing to Home Assistant over MQTT ({_shown_broker(mqtt)}); its buttons "
+                f"act as {settings.mqtt_member}"
+            )
         _say(f"the simulated pump runs at {speed:g} times real time; Ctrl-C stops letdown")
         _run_app(settings, journal, sock, open_browser=None if no_browser else url)
 
@@ -170,17 +298,23 @@ def _listening(host: str, port: int) -> Iterator[tuple[socket.socket, str]]:
 
 
 def _run_app(
-    settings: Settings, journal: Journal, sock: socket.socket, *, open_browser: str | None
+    settings: Settings,
+    journal: Journal,
+    sock: socket.socket,
+    *,
+    open_browser: str | None,
+    tls: tuple[str, str] | None = None,
 ) -> None:
-    """Uvicorn, one worker, on the bound socket until Ctrl-C."""
+    """Uvicorn, one worker, on the bound socket until Ctrl-C (HTTPS with ``tls``)."""
     import threading
 
     import uvicorn
 
     from letdown.web.app import create_app
 
-    config = uvicorn.Config(
-        create_app(settings, journal=journal), log_level="warning", access_log=False
+    cert, key = tls if tls is not None else (None, None)
+    config = uvicorn_config(
+        create_app(settings, journal=journal), ssl_certfile=cert, ssl_keyfile=key
     )
     server = uvicorn.Server(config)
     if open_browser is not None and _has_browser():
@@ -192,6 +326,22 @@ def _run_app(
     if not server.started:
         raise _fail("the app did not start (see the log above)")
     _say("letdown stopped")
+
+
+def uvicorn_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
+    """How letdown runs under Uvicorn (the tests' real servers run the same)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        # The app reads a proxy's headers itself, only when told to (Settings.proxy_headers):
+        # Uvicorn's own default trusts them from 127.0.0.1, where any local program is.
+        proxy_headers=False,
+        ws_max_size=WS_MAX_BYTES,
+        **options,
+    )
 
 
 def _has_browser() -> bool:

@@ -2,7 +2,10 @@
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106). Every secret
 handed out (a session cookie, an invitation link, an API token) is random, shown once,
-and stored only as its SHA-256, so a stolen database opens nothing.
+and stored only as its SHA-256, so a stolen database opens nothing. Every one of them
+ends: sessions after 30 days, invitations after 7, API tokens after the days chosen
+(at most a year); a member can end their other sessions (by changing their password)
+and revoke their tokens at any time.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from letdown.errors import InvalidEntryError, NotFoundError
 from letdown.journal import db, schema
-from letdown.journal.book import add_household
+from letdown.journal.book import NotAllowedError, add_household
 from letdown.journal.records import HouseholdInfo, MemberInfo, Role, now_utc, validate
 
 MIN_PASSWORD = 8
@@ -28,6 +31,12 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 SESSION_TTL = timedelta(days=30)
 INVITE_TTL = timedelta(days=7)
+TOKEN_DAYS = 90
+"""An API token's life unless chosen; at most ``MAX_TOKEN_DAYS``."""
+MAX_TOKEN_DAYS = 365
+TOKEN_ID_CHARS = 12
+"""A token is named in lists and revoked by the start of its hash: not a secret, and
+48 bits tell a household's tokens apart."""
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
@@ -67,6 +76,17 @@ class ApiToken(schema.Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token as its owner sees it in a list: never the token itself."""
+
+    id: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -205,7 +225,9 @@ class Accounts:
     def create_invite(self, by: Identity, role: Role) -> str:
         """A one-time invitation into ``by``'s household (the link's secret, shown once)."""
         if by.role not in (Role.NURSING_PARENT, Role.PARTNER):
-            raise InvalidEntryError("only the nursing parent or a partner can invite")
+            raise NotAllowedError("only the nursing parent or a partner can invite")
+        if role is Role.NURSING_PARENT and by.role is not Role.NURSING_PARENT:
+            raise NotAllowedError("only a nursing parent can invite a nursing parent")
         token = secrets.token_urlsafe(24)
         now = now_utc()
         with Session(self.engine) as session, session.begin():
@@ -269,28 +291,116 @@ class Accounts:
             invite.used_at = now
             return self._identity(session, member.id)
 
-    def create_token(self, by: Identity, name: str) -> str:
-        """An API token for scripts, acting as ``by`` (shown once)."""
+    def create_token(
+        self, by: Identity, name: str, days: int = TOKEN_DAYS
+    ) -> tuple[str, TokenInfo]:
+        """An API token for scripts, acting as ``by`` for ``days`` (the token, shown once)."""
         name = name.strip()
         if not 1 <= len(name) <= 100:
             raise InvalidEntryError("name: 1 to 100 characters")
+        if not 1 <= days <= MAX_TOKEN_DAYS:
+            raise InvalidEntryError(f"days: 1 to {MAX_TOKEN_DAYS}")
         token = "ld_" + secrets.token_urlsafe(32)
+        now = now_utc()
+        row = ApiToken(
+            token_hash=_digest(token),
+            member_id=by.member_id,
+            name=name,
+            created_at=now,
+            expires_at=now + timedelta(days=days),
+        )
         with Session(self.engine) as session, session.begin():
-            session.add(
-                ApiToken(
-                    token_hash=_digest(token),
-                    member_id=by.member_id,
-                    name=name,
-                    created_at=now_utc(),
-                )
+            session.add(row)
+            info = _token_info(row)
+        return token, info
+
+    def tokens(self, member_id: int) -> list[TokenInfo]:
+        """The member's API tokens that still work, newest first."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(ApiToken)
+                .filter_by(member_id=member_id)
+                .where(ApiToken.expires_at > now_utc())
+                .order_by(ApiToken.created_at.desc())
             )
-        return token
+            return [_token_info(row) for row in rows]
+
+    def revoke_token(self, member_id: int, token_id: str) -> TokenInfo:
+        """End one of the member's API tokens at once (by the id ``tokens`` shows)."""
+        token_id = token_id.strip().lower()
+        if len(token_id) != TOKEN_ID_CHARS or not all(c in "0123456789abcdef" for c in token_id):
+            raise NotFoundError(f"no API token {token_id!r}")
+        with Session(self.engine) as session, session.begin():
+            row = session.scalar(
+                select(ApiToken)
+                .filter_by(member_id=member_id)
+                .where(ApiToken.token_hash.startswith(token_id))
+            )
+            if row is None:
+                raise NotFoundError(f"no API token {token_id!r}")
+            info = _token_info(row)
+            session.delete(row)
+        return info
 
     def token_identity(self, token: str) -> Identity | None:
-        """Who this API token acts as (one prebuilt query, as for a session)."""
+        """Who this unexpired API token acts as (one prebuilt query, as for a session)."""
         with self._reading.connect() as connection:
-            found = connection.execute(_TOKEN_IDENTITY, {"token_hash": _digest(token)}).first()
+            found = connection.execute(
+                _TOKEN_IDENTITY, {"token_hash": _digest(token), "now": now_utc()}
+            ).first()
         return None if found is None else _to_identity(*found)
+
+    def identity(self, member_id: int) -> Identity:
+        """Who a member is (for the CLI, which acts for them)."""
+        with Session(self.engine) as session:
+            return self._identity(session, member_id)
+
+    def member_id(self, login: str) -> int:
+        """The member who has this login."""
+        with Session(self.engine) as session:
+            found = session.scalar(select(Account.member_id).filter_by(login=login.strip().lower()))
+        if found is None:
+            raise NotFoundError(f"no login {login!r}")
+        return found
+
+    def change_password(
+        self, member_id: int, old: str, new: str, *, keep_session: str | None = None
+    ) -> int:
+        """A new password, if ``old`` is right; every session but ``keep_session`` ends.
+
+        Returns how many sessions ended. A wrong ``old`` raises NotAllowedError.
+        """
+        _check_password(new)
+        with Session(self.engine) as session, session.begin():
+            account = session.get(Account, member_id)
+            if account is None:
+                raise NotFoundError(f"no login for member {member_id}")
+            try:
+                _hasher.verify(account.password_hash, old)
+            except (VerificationError, InvalidHashError):
+                raise NotAllowedError("the current password is not right") from None
+            account.password_hash = _hasher.hash(new)
+            return self._end_sessions(session, member_id, keep_session)
+
+    def set_password(self, login: str, new: str) -> int:
+        """Set a login's password without the old one (the server's owner, from the CLI);
+        every session of the member ends. Returns the member's id."""
+        _check_password(new)
+        with Session(self.engine) as session, session.begin():
+            account = session.scalar(select(Account).filter_by(login=login.strip().lower()))
+            if account is None:
+                raise NotFoundError(f"no login {login!r}")
+            account.password_hash = _hasher.hash(new)
+            self._end_sessions(session, account.member_id, None)
+            return account.member_id
+
+    @staticmethod
+    def _end_sessions(session: Session, member_id: int, keep: str | None) -> int:
+        query = delete(WebSession).where(WebSession.member_id == member_id)
+        if keep is not None:
+            query = query.where(WebSession.token_hash != _digest(keep))
+        ended = session.execute(query)
+        return int(getattr(ended, "rowcount", 0) or 0)
 
     @staticmethod
     def _login_free(session: Session, login: str) -> None:
@@ -320,7 +430,7 @@ _IDENTITY = select(
 
 _MEMBER_IDENTITY = _IDENTITY.where(schema.Member.id == bindparam("member_id"))
 _TOKEN_IDENTITY = _IDENTITY.join(ApiToken, ApiToken.member_id == schema.Member.id).where(
-    ApiToken.token_hash == bindparam("token_hash")
+    ApiToken.token_hash == bindparam("token_hash"), ApiToken.expires_at > bindparam("now")
 )
 _SESSION_IDENTITY = (
     _IDENTITY.add_columns(WebSession.csrf_token)
@@ -329,6 +439,10 @@ _SESSION_IDENTITY = (
         WebSession.token_hash == bindparam("token_hash"), WebSession.expires_at > bindparam("now")
     )
 )
+
+
+def _token_info(row: ApiToken) -> TokenInfo:
+    return TokenInfo(row.token_hash[:TOKEN_ID_CHARS], row.name, row.created_at, row.expires_at)
 
 
 def _to_identity(

@@ -8,6 +8,7 @@ transaction: it lands whole or not at all.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import uuid
@@ -59,6 +60,9 @@ VOLUME_SLACK_ML = LABEL_ROUNDING_ML
 """A bag may give this much more than its recorded remainder (rounding on a label)."""
 
 CODE_ALPHABET = "ACDEFHJKMNPRTWXY3479"
+BAG_CODE = re.compile(r"[A-Z0-9-]{1,20}")
+"""A label of one's own: letters, digits and hyphens (``CODE_ALPHABET``'s codes are such),
+so that it goes into a link or a form's address as it is and names one bag there."""
 """Label codes avoid characters that read alike when handwritten (0/O, 1/I, 5/S, 8/B)."""
 
 _Row = TypeVar("_Row")
@@ -807,8 +811,10 @@ class Book:
             raise InvalidEntryError("stored_at: a bag cannot be stored before it was expressed")
         with self.writing() as session:
             code = (code or self._new_code(session)).strip().upper()
-            if not code or len(code) > 20:
-                raise InvalidEntryError("code: 1 to 20 characters")
+            if not BAG_CODE.fullmatch(code):
+                raise InvalidEntryError(
+                    "code: 1 to 20 letters, digits or hyphens (no spaces, slashes or dots)"
+                )
             bag = schema.Bag(
                 uid=uid or str(uuid.uuid4()),
                 household_id=self.household.id,

@@ -210,7 +210,10 @@ def parse_since(text: str, zone: ZoneInfo, now: datetime) -> datetime:
     stripped = text.strip()
     span = _span_s(stripped.removeprefix("-"))
     if span is not None:
-        return (now - timedelta(seconds=span)).astimezone(UTC)
+        try:
+            return (now - timedelta(seconds=span)).astimezone(UTC)
+        except OverflowError:
+            raise InvalidEntryError(f"since {text!r}: too far back") from None
     return parse_time(stripped, zone, now)
 
 

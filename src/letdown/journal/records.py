@@ -40,6 +40,16 @@ MAX_SESSION_S = 6 * 3600.0
 MAX_VOLUME_ML = 2000.0
 """No single session, bottle or bag holds more: a larger figure is a typing mistake."""
 
+MAX_EJECTIONS = 1000
+"""Milk ejections in one session: 3.3-3.7 in 10 minutes of pumping (Ramsay et al. 2005,
+J Hum Lact 21:421), about 130 in the longest (6-hour) session, so 1000 is far past any
+real one; the cap keeps an entry small."""
+MAX_PHASES = 200
+MAX_FAULTS = 50
+MAX_BAGS = 20
+"""Bags in one bottle; like the other list caps, generous, and there to bound an entry's
+size (and each of its revisions)."""
+
 LABEL_ROUNDING_ML = 0.5
 """Amounts written on a bag or a bottle may disagree by this much (rounding on a label)."""
 
@@ -256,11 +266,16 @@ class PumpSession(_Lasting):
     device: Annotated[str, Field(min_length=1, max_length=100)] = "letdown"
     program: Annotated[str, Field(max_length=100)] | None = None
     milk: MilkKind | None = None
-    phases: tuple[PhaseSpan, ...] = ()
-    ejections_s: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] = ()
+    phases: Annotated[tuple[PhaseSpan, ...], Field(max_length=MAX_PHASES)] = ()
+    ejections_s: Annotated[
+        tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...],
+        Field(max_length=MAX_EJECTIONS),
+    ] = ()
     presses: Annotated[int, Field(ge=0)] = 0
     ended_by: Annotated[str, Field(max_length=40)] | None = None
-    faults: tuple[Annotated[str, Field(max_length=1000)], ...] = ()
+    faults: Annotated[
+        tuple[Annotated[str, Field(max_length=1000)], ...], Field(max_length=MAX_FAULTS)
+    ] = ()
     notes: Notes = ""
 
     def volume_ml(self) -> float:
@@ -279,7 +294,7 @@ class BottleFeed(_Timed):
     child: Annotated[str, Field(min_length=1)]
     amount_ml: Annotated[float, Field(gt=0, le=MAX_VOLUME_ML, allow_inf_nan=False)]
     content: BottleContent = BottleContent.EXPRESSED
-    bags: tuple[BagUse, ...] = ()
+    bags: Annotated[tuple[BagUse, ...], Field(max_length=MAX_BAGS)] = ()
     leftover_ml: VolumeMl = 0.0
     notes: Notes = ""
 

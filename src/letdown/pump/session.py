@@ -15,6 +15,7 @@ allows; on hardware, at 100 Hz with absolute deadlines (``next += period``).
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from collections import deque
@@ -39,6 +40,8 @@ from letdown.pump.tracking import CycleTracker
 from letdown.safety import core
 from letdown.safety.faults import FaultReason, SafetyFault
 from letdown.safety.handle import SafePump, supervise
+
+log = logging.getLogger(__name__)
 
 TICK_S = 0.01
 SEARCH_RATE_CPM = 60.0
@@ -407,7 +410,11 @@ class PumpSession:
             self._error = f"{type(exc).__name__}: {exc}"
             fault = self.pump.fail(core.CONTROLLER_ERROR, self._error)
             if not self.finished:
-                self._fail(fault, self.pump.clock.now_s())
+                try:
+                    self._fail(fault, self.pump.clock.now_s())
+                except Exception:
+                    # A listener failed again on the way down: the record stands.
+                    log.exception("pump session listener failed after a controller error")
 
     def _step(self) -> None:
         pump = self.pump
@@ -415,6 +422,12 @@ class PumpSession:
         fault = pump.fault
         if fault is not None:
             self._fail(fault, now_s)
+            return
+        if pump.closed:
+            # Closed under it (from another thread, at shutdown): the pump is safe.
+            self._ended_by = self._ended_by or "closed"
+            while not self.finished and self.machine.allows(Event.STOP):
+                self.machine.send(Event.STOP, now_s)
             return
         readings = [pump.read_vacuum(side) for side in SIDES]
         scales = [pump.read_volume(side) for side in SIDES]
@@ -460,9 +473,10 @@ class PumpSession:
         stopped = self.pump.stopped
         if stopped and stopped != core.STOP_REQUEST:
             if stopped == core.TIME_LIMIT:
+                minutes = (now_s - self._started_s) / 60.0
                 self._notes.append(
-                    "The pump stopped itself after 40 minutes, as pumps do (auto-off);"
-                    " extend the session to go on."
+                    f"The pump stopped itself after {minutes:.0f} minutes, as pumps do"
+                    " (auto-off); extend the session to go on pumping."
                 )
             self._stop(now_s, "stop" if stopped == core.STOP_BUTTON else stopped)
 

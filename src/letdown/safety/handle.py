@@ -39,10 +39,11 @@ _WATCHDOG = frozenset({HardwareFault.WATCHDOG})
 
 
 def _index(side: Side | str) -> int:
-    index = _INDEX.get(side)  # type: ignore[arg-type]
-    if index is None:
-        return core._side(side)
-    return index
+    if side is Side.LEFT:
+        return 0
+    if side is Side.RIGHT:
+        return 1
+    return core._side(side)
 
 
 class _CoreClock:
@@ -107,6 +108,7 @@ class SafePump:
         self._problems: list[str] = []
         self._fault: SafetyFault | None = None
         self._outputs = core._SAFE
+        self._written = False
         self._apply(self._outputs)
         self._thread: threading.Thread | None = None
         self._stepped = not isinstance(backend.clock, WallClock)
@@ -195,10 +197,10 @@ class SafePump:
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
             self._close_requested = True
             self.core.stop(core.STOP_REQUEST, self.core._now_s)
             self._apply(core._SAFE)
+            self._closed = True
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(10 * self.tick_s + 1.0)
@@ -366,12 +368,17 @@ class SafePump:
     def _apply(self, outputs: tuple[float, bool, float, bool]) -> None:
         """Write ``outputs``: motors first, then vents; every write tried. A write that
         fails latches a fault and every output is tried again at its safe value."""
+        if self._closed:
+            return  # closing wrote the safe outputs itself; a closed backend takes none
+        if outputs == self._outputs and self._written:
+            return  # nothing changed: the backend holds what it was told
         duty_l, vent_l, duty_r, vent_r = outputs
         backend = self._backend
         failed = self._write(
             ((backend.set_duty, Side.LEFT, duty_l), (backend.set_duty, Side.RIGHT, duty_r)),
             ((backend.set_vent, Side.LEFT, vent_l), (backend.set_vent, Side.RIGHT, vent_r)),
         )
+        self._written = not failed
         self._outputs = outputs
         self.core.applied(*outputs)
         if failed:

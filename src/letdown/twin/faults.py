@@ -30,6 +30,9 @@ class FaultKind(StrEnum):
     """The bottle scale repeats the value it read when the fault began."""
     LOOP_STALL = "loop_stall"
     """The control loop stalls: no commands and no watchdog kicks for ``duration_s``."""
+    GAIN_DRIFT = "gain_drift"
+    """The pressure sensor's gain drifts from 1 to ``magnitude`` (0.7: reads 30 % low)
+    over ``duration_s`` (default 5 s), then stays there."""
 
 
 PER_SIDE_KINDS = frozenset(FaultKind) - {FaultKind.LOOP_STALL}
@@ -38,7 +41,10 @@ DEFAULT_MAGNITUDE = {
     FaultKind.PRESSURE_OFFSET: 60.0,
     FaultKind.PRESSURE_NOISY: 15.0,
     FaultKind.LEAK: 15.0,
+    FaultKind.GAIN_DRIFT: 0.7,
 }
+GAIN_DRIFT_S = 5.0
+"""How long a gain drift takes to reach its magnitude, unless told."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,11 @@ class Fault:
         if self.kind is FaultKind.LOOP_STALL:
             if self.duration_s is None or not (0 < self.duration_s < math.inf):
                 raise ValueError("a loop stall needs a finite duration_s > 0")
+        elif self.kind is FaultKind.GAIN_DRIFT:
+            if self.duration_s is not None and not (0 <= self.duration_s < math.inf):
+                raise ValueError("a gain drift's duration_s must be a finite time >= 0")
+            if self.magnitude is not None and not 0 < self.magnitude <= 5:
+                raise ValueError(f"a gain must be within (0, 5], got {self.magnitude!r}")
         elif self.duration_s is not None:
             raise ValueError(f"fault {self.kind} lasts until the end; give no duration_s")
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from letdown.twin.cohort import ParentSpec
-from letdown.twin.faults import Fault, FaultKind
+from letdown.twin.faults import GAIN_DRIFT_S, Fault, FaultKind
 from letdown.twin.sources import (
     ASSUMPTION,
     EGNELL_1956_HOLD,
@@ -260,6 +260,7 @@ class _Side:
         "envelope",
         "flow_ml_s",
         "flow_per_s",
+        "gain_drift",
         "held_s",
         "index",
         "last_cross_s",
@@ -272,6 +273,7 @@ class _Side:
         "pain_per_mmhg",
         "pressure",
         "pressure_dropout",
+        "pressure_gain",
         "pressure_noise",
         "pressure_offset",
         "pressure_stuck",
@@ -329,6 +331,9 @@ class _Side:
         )
         self.pressure_stuck: float | None = None
         self.pressure_offset = 0.0
+        self.pressure_gain = 1.0
+        self.gain_drift: tuple[float, float, float] | None = None
+        """(from_s, over_s, to_gain) while the sensor's gain drifts."""
         self.pressure_noise = spec.pressure_noise_mmhg
         self.pressure_dropout = False
         self.motor_stuck = False
@@ -530,7 +535,11 @@ class Twin:
             if s.pressure_dropout:
                 s.pressure = None
             elif s.pressure_stuck is None:
-                raw = s.v - s.pressure_offset + noise() * s.pressure_noise
+                if s.gain_drift is not None:
+                    from_s, over_s, to_gain = s.gain_drift
+                    done = 1.0 if over_s <= 0.0 else min(1.0, (now - from_s) / over_s)
+                    s.pressure_gain = 1.0 + (to_gain - 1.0) * done
+                raw = s.v * s.pressure_gain - s.pressure_offset + noise() * s.pressure_noise
                 s.pressure = round(raw * self._inv_step) / self._inv_step
 
         self._reflex(now, dt)
@@ -686,6 +695,9 @@ class Twin:
                 s.pressure = s.pressure_stuck
             elif kind is FaultKind.PRESSURE_OFFSET:
                 s.pressure_offset = fault.size
+            elif kind is FaultKind.GAIN_DRIFT:
+                over_s = GAIN_DRIFT_S if fault.duration_s is None else fault.duration_s
+                s.gain_drift = (fault.at_s, over_s, fault.size)
             elif kind is FaultKind.PRESSURE_NOISY:
                 s.pressure_noise = fault.size
             elif kind is FaultKind.PRESSURE_DROPOUT:

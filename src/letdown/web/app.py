@@ -12,16 +12,20 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from letdown import __version__
 from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
 from letdown.journal import Accounts, Journal, NotAllowedError
 from letdown.journal.records import describe_error
-from letdown.web import account_pages, api, auth, pages, pump
-from letdown.web.deps import LoginLimiter
+from letdown.web import account_pages, api, api_docs, auth, pages, pump, pwa
+from letdown.web.limiter import LoginLimiter
 from letdown.web.live import LiveHub
+from letdown.web.mqtt import MqttBridge
 from letdown.web.problems import errors
+from letdown.web.security import BodyLimit, SecurityHeaders
 from letdown.web.settings import Settings
+from letdown.web.sockets import SocketRegistry, Tickets
 
 STATIC = Path(__file__).parent / "static"
 
@@ -36,10 +40,24 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         app.state.journal = opened
         app.state.accounts = Accounts(opened.engine)
         app.state.hub = LiveHub(opened, settings)
+        bridge = None
+        if settings.mqtt:
+            bridge = MqttBridge(
+                settings.mqtt,
+                app.state.hub,
+                opened,
+                member=settings.mqtt_member,
+                prefix=settings.mqtt_prefix,
+                configuration_url=settings.public_url,
+            )
+            bridge.start()
+        app.state.mqtt = bridge
         try:
             yield
         finally:
-            app.state.hub.close()
+            app.state.hub.close()  # the pump first: it never waits on the broker
+            if bridge is not None:
+                bridge.close()
             if journal is None:
                 opened.close()
 
@@ -48,10 +66,17 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         version=__version__,
         summary="An open smart breast-pump system: live pump control and the household journal.",
         lifespan=lifespan,
+        # The API's document and its reference page are for members only (api_docs).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    app.state.sockets = SocketRegistry()
+    app.state.tickets = Tickets()
     _add_error_handlers(app)
+    _add_middleware(app, settings)
 
     app.include_router(
         auth.router, prefix="/api/v1", responses=errors(401, 403, 404, 409, 422, 429)
@@ -59,10 +84,21 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(pump.router, prefix="/api/v1")
     app.include_router(pump.pages_router)
+    app.include_router(pwa.router)
     app.include_router(account_pages.router)
+    app.include_router(api_docs.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Outermost last: the proxy's headers are read first (when one is configured), every
+    answer gets the security headers, and no body over the limit is read."""
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, https=settings.secure_cookies)
+    if settings.proxy_headers:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
 
 ERROR_STATUS: dict[type[Exception], int] = {

@@ -8,10 +8,10 @@ a browser send. Every route reaches the journal through the caller's own househo
 
 from __future__ import annotations
 
-import time
-from collections import deque
+import hmac
 from functools import partial
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -26,7 +26,9 @@ from letdown.journal import (
     Units,
     Word,
 )
+from letdown.web.limiter import LoginLimiter
 from letdown.web.settings import Settings
+from letdown.web.sockets import Credential, SocketRegistry
 
 SESSION_COOKIE = "letdown_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -48,9 +50,50 @@ async def get_accounts(request: Request) -> Accounts:
     return accounts
 
 
+async def get_sockets(request: Request) -> SocketRegistry:
+    sockets: SocketRegistry = request.app.state.sockets
+    return sockets
+
+
+def from_this_site(request: Request) -> bool:
+    """Whether a browser sent this from one of this site's own pages.
+
+    ``Sec-Fetch-Site`` says so in every current browser ("none": typed or bookmarked);
+    an older one says where it came from in ``Origin``. A request with neither is a
+    script's, not a browser's, and cannot carry another site's intent. "same-site" is
+    not enough: another service on the same home server is same-site.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin != "null" and urlsplit(origin).netloc == request.headers.get("host")
+
+
+async def same_origin(request: Request) -> None:
+    """403 for a form posted from another site (login CSRF: being logged in as someone else)."""
+    if not from_this_site(request):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this form works only from letdown's own pages"
+        )
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+SocketsDep = Annotated[SocketRegistry, Depends(get_sockets)]
+SameOrigin = Depends(same_origin)
 JournalDep = Annotated[Journal, Depends(get_journal)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+
+
+def request_credential(request: Request) -> Credential | None:
+    """What the request logs in with: an API token (Bearer) or the session cookie."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return Credential("token", header[7:].strip())
+    token = request.cookies.get(SESSION_COOKIE)
+    return Credential("session", token) if token else None
 
 
 async def optional_identity(request: Request, accounts: AccountsDep) -> Identity | None:
@@ -92,7 +135,7 @@ async def identity(
             form = await request.form()
             value = form.get("csrf")
             sent = value if isinstance(value, str) else None
-        if sent != found.csrf_token:
+        if sent is None or not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
     return found
 
@@ -133,40 +176,6 @@ async def get_writer_book(who: WriterDep, journal: JournalDep) -> Book:
 
 BookDep = Annotated[Book, Depends(get_book)]
 WriterBookDep = Annotated[Book, Depends(get_writer_book)]
-
-
-class LoginLimiter:
-    """At most ``attempts`` failed logins per ``window_s`` for one login or one address."""
-
-    def __init__(self, attempts: int, window_s: float) -> None:
-        self.attempts = attempts
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now_s: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= now_s - self.window_s:
-            failures.popleft()
-        return failures
-
-    def retry_after_s(self, *keys: str) -> float:
-        """Seconds to wait before another try (0: go ahead)."""
-        now_s = time.monotonic()
-        wait_s = 0.0
-        for key in keys:
-            failures = self._recent(key, now_s)
-            if len(failures) >= self.attempts:
-                wait_s = max(wait_s, failures[0] + self.window_s - now_s)
-        return wait_s
-
-    def failed(self, *keys: str) -> None:
-        now_s = time.monotonic()
-        for key in keys:
-            self._recent(key, now_s).append(now_s)
-
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
 
 
 async def get_limiter(request: Request) -> LoginLimiter:

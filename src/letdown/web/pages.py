@@ -8,6 +8,7 @@ without its forms, and any post from a viewer is refused (403).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,7 +57,7 @@ from letdown.journal.records import (
     validate,
 )
 from letdown.web import charts
-from letdown.web.deps import BookDep, IdentityDep, SettingsDep, WriterBookDep
+from letdown.web.deps import BookDep, IdentityDep, SameOrigin, SettingsDep, WriterBookDep
 from letdown.web.settings import Settings
 from letdown.web.templating import render
 
@@ -273,6 +274,8 @@ class Reader:
         self.errors: dict[str, str] = {}
         self.kept = kept or {}
         """Fields whose text, sent back as shown, stands for an exact value (``_rounded``)."""
+        self.uid: str | None = None
+        """The phone's own uid for a quick log (``client_uid``): a repeat is the same entry."""
 
     def _kept(self, name: str, text: str) -> Any:
         shown, exact = self.kept.get(name, (None, None))
@@ -556,7 +559,7 @@ def dashboard(request: Request, who: IdentityDep, book: BookDep) -> Response:
     )
 
 
-@router.post("/theme")
+@router.post("/theme", dependencies=[SameOrigin])
 def theme(
     settings: SettingsDep,
     choice: Annotated[str, Form(alias="theme", max_length=10)],
@@ -577,6 +580,49 @@ def theme(
 
 
 # --- the quick log ---------------------------------------------------------------------
+
+QUEUED_MAX_AGE = timedelta(days=7)
+"""A quick log queued on a phone longer than this takes the time it arrives instead."""
+ALREADY_SAVED = "Already saved: it was sent twice, and is in the journal once."
+
+
+def client_uid(form: FormData) -> str | None:
+    """The uid the phone made for this quick log (None if none, or not a UUID)."""
+    value = form.get("client_uid")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        return None
+
+
+def written_at(form: FormData, now: datetime) -> datetime:
+    """When the phone's form was filled in (``queued_at``), if plausible; else ``now``."""
+    value = form.get("queued_at")
+    if not isinstance(value, str) or not value:
+        return now
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return now
+    if at.tzinfo is None or not now - QUEUED_MAX_AGE <= at <= now:
+        return now
+    return at.astimezone(UTC)
+
+
+def _derived_uid(uid: str | None, what: str) -> str | None:
+    """A second uid from the phone's (the bag a queued pump session fills)."""
+    return None if uid is None else str(uuid.uuid5(uuid.UUID(uid), what))
+
+
+def _entry_saved(book: Book, uid: str) -> bool:
+    try:
+        book.get(uid)
+    except NotFoundError:
+        return False
+    return True
+
 
 JOURNAL_FORMS = ("nurse", "pump", "bottle", "care", "symptom", "child")
 
@@ -626,13 +672,23 @@ Write = Callable[[Reader, Book], str]
 def _quick_log(
     request: Request, who: Identity, book: Book, form: FormData, settings: Settings, name: str
 ) -> Response:
-    """Post/redirect/get for the quick log, or the form back with its mistakes (422)."""
-    reader = Reader(form, Shown.of(book))
+    """Post/redirect/get for the quick log, or the form back with its mistakes (422).
+
+    A form the phone queued offline comes with its ``client_uid`` and ``queued_at``: sent
+    twice, it is the same entry (written once), and "now" is when it was filled in.
+    """
+    uid = client_uid(form)
+    if uid is not None and _entry_saved(book, uid):
+        return done("/journal", ALREADY_SAVED, settings)
+    reader = Reader(form, Shown.of(book, written_at(form, now_utc())))
+    reader.uid = uid
     try:
         message = QUICK_LOG[name](reader, book)
     except FormError as problem:
         errors = problem.errors
     except JournalError as exc:  # the journal refused the record: say why, above the form
+        if uid is not None and _entry_saved(book, uid):  # sent twice at once
+            return done("/journal", ALREADY_SAVED, settings)
         errors = {"_form": str(exc)}
     else:
         return done("/journal", message, settings)
@@ -654,7 +710,7 @@ def _write_nurse(reader: Reader, book: Book) -> str:
             "notes": reader.text("notes"),
         },
     )
-    book.add(record)
+    book.add(record, uid=reader.uid)
     return f"Feed added: {describe(record, reader.shown)}"
 
 
@@ -686,7 +742,7 @@ def _write_pump(reader: Reader, book: Book) -> str:
         raise FormError({"stash": "nothing to stash: the session gave no milk"})
     if where and record.volume_ml() > MAX_VOLUME_ML:
         raise FormError({"stash": "more than one bag holds: add the bags on the stash page"})
-    entry = book.add(record)
+    entry = book.add(record, uid=reader.uid)
     message = f"Pump session added: {describe(record, reader.shown)}"
     if where:
         bag = book.stash_add(
@@ -694,6 +750,7 @@ def _write_pump(reader: Reader, book: Book) -> str:
             expressed_at=record.end_at,
             location=Location(where),
             sources=[entry.id],
+            uid=_derived_uid(reader.uid, "bag"),
         )
         message += f". Bag {bag.code} is in the {where}: write {bag.code} on it."
     return message
@@ -719,7 +776,7 @@ def _write_bottle(reader: Reader, book: Book) -> str:
             "notes": reader.text("notes"),
         },
     )
-    book.add(record)
+    book.add(record, uid=reader.uid)
     return f"Bottle added: {describe(record, shown)}"
 
 
@@ -730,7 +787,7 @@ def _write_care(reader: Reader, book: Book) -> str:
     record = reader.record(
         Care, {"start_at": at, "care": care, "side": side or None, "notes": reader.text("notes")}
     )
-    book.add(record)
+    book.add(record, uid=reader.uid)
     return f"Care added: {describe(record, reader.shown)}"
 
 
@@ -744,7 +801,7 @@ def _write_symptom(reader: Reader, book: Book) -> str:
         Symptom,
         {"start_at": at, "sides": sides, "fever_c": fever, "notes": reader.text("notes")},
     )
-    book.add(record)
+    book.add(record, uid=reader.uid)
     return f"Symptom added: {describe(record, reader.shown)}"
 
 
@@ -820,6 +877,10 @@ def _stash(
     )
 
 
+def _bag_saved(book: Book, uid: str) -> bool:
+    return any(bag.uid == uid for bag in book.stash(include_closed=True))
+
+
 @router.get("/stash", response_class=HTMLResponse)
 def stash_page(
     request: Request, who: IdentityDep, book: BookDep, closed: bool = False, add: bool = False
@@ -831,7 +892,10 @@ def stash_page(
 def stash_add(
     request: Request, who: IdentityDep, book: WriterBookDep, form: FormDep, settings: SettingsDep
 ) -> Response:
-    shown = Shown.of(book)
+    uid = client_uid(form)
+    if uid is not None and _bag_saved(book, uid):
+        return done("/stash", ALREADY_SAVED, settings)
+    shown = Shown.of(book, written_at(form, now_utc()))
     reader = Reader(form, shown)
     try:
         volume = reader.amount("amount", required=True)
@@ -846,10 +910,13 @@ def stash_add(
             location=Location(where),
             code=code,
             notes=reader.text("notes"),
+            uid=uid,
         )
     except FormError as problem:
         return _stash(request, who, book, FormState("add", reader.values(), problem.errors, True))
     except JournalError as exc:
+        if uid is not None and _bag_saved(book, uid):  # sent twice at once
+            return done("/stash", ALREADY_SAVED, settings)
         state = FormState("add", reader.values(), {"_form": str(exc)}, True)
         return _stash(request, who, book, state)
     return done(
@@ -969,8 +1036,11 @@ def history_page(
             end = datetime.fromisoformat(until)
             if end.tzinfo is None:
                 raise ValueError(until)
+            end = end.astimezone(UTC)
         except ValueError:
             errors["until"] = f"until {until!r}: not a time with its offset"
+        except OverflowError:
+            errors["until"] = f"until {until!r}: not a time letdown can hold"
     entries = []
     if not errors:
         entries = book.history(

@@ -24,7 +24,13 @@ from starlette.websockets import WebSocketDisconnect
 from letdown.device.base import Side
 from letdown.journal import Accounts, Identity
 from letdown.pump.session import LETDOWN, SideView
-from letdown.web.deps import SESSION_COOKIE, BookDep, IdentityDep, WriterDep
+from letdown.web.deps import (
+    SESSION_COOKIE,
+    BookDep,
+    IdentityDep,
+    WriterDep,
+    request_credential,
+)
 from letdown.web.live import (
     SIDED,
     UNSIDED,
@@ -34,6 +40,7 @@ from letdown.web.live import (
     Subscription,
     split_message,
 )
+from letdown.web.sockets import Credential, SocketRegistry, Tickets
 from letdown.web.templating import render
 
 router = APIRouter(prefix="/pump", tags=["pump"])
@@ -163,6 +170,11 @@ class PumpState(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class TicketOut(BaseModel):
+    ticket: str = Field(description="put in the live socket's address as ?ticket=; works once")
+    expires_in_s: int
 
 
 VIEWER: dict[int | str, dict[str, Any]] = {
@@ -315,56 +327,96 @@ def stop(who: WriterDep, hub: HubDep) -> PumpState:
 # --- the live stream ---------------------------------------------------------------------
 
 
-def _ws_identity(websocket: WebSocket) -> Identity | None:
-    """The caller from an API token (``token`` query or Bearer) or the session cookie.
+def _ws_login(websocket: WebSocket) -> tuple[Identity, Credential] | None:
+    """The caller from a Bearer header, a one-time ``ticket`` or the session cookie.
 
     A cookie only counts from this site's own pages: a page elsewhere could open a
-    WebSocket here with the browser's cookie (cross-site WebSocket hijacking).
+    WebSocket here with the browser's cookie (cross-site WebSocket hijacking). An API
+    token in the address is refused: addresses end up in access logs.
     """
     accounts: Accounts = websocket.app.state.accounts
+    tickets: Tickets = websocket.app.state.tickets
     header = websocket.headers.get("authorization", "")
-    token = websocket.query_params.get("token")
+    credential: Credential | None = None
     if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-    if token:
-        return accounts.token_identity(token)
-    cookie = websocket.cookies.get(SESSION_COOKIE)
-    if not cookie:
+        credential = Credential("token", header[7:].strip())
+    elif "ticket" in websocket.query_params:
+        credential = tickets.redeem(websocket.query_params["ticket"])
+    elif "token" in websocket.query_params:
         return None
-    origin = websocket.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
+    else:
+        cookie = websocket.cookies.get(SESSION_COOKIE)
+        origin = websocket.headers.get("origin")
+        if not cookie or (
+            origin is not None and urlsplit(origin).netloc != websocket.headers.get("host")
+        ):
+            return None
+        credential = Credential("session", cookie)
+    if credential is None:
         return None
-    return accounts.session_identity(cookie)
+    who = credential.identity(accounts)
+    return None if who is None else (who, credential)
+
+
+@router.post("/ticket", status_code=status.HTTP_201_CREATED)
+def ticket(request: Request, who: IdentityDep) -> TicketOut:
+    """A one-time ticket to open ``/pump/live?ticket=…`` within 30 s, for a script that
+    cannot send an Authorization header on a WebSocket (never put a token in an address)."""
+    credential = request_credential(request)
+    assert credential is not None  # the caller is logged in, so they sent one
+    tickets: Tickets = request.app.state.tickets
+    return TicketOut(ticket=tickets.issue(credential), expires_in_s=int(tickets.ttl_s))
 
 
 @router.websocket("/live")
 async def live(websocket: WebSocket) -> None:
     """Every state of the household's pump as JSON (``PumpState``), about 30 a second.
 
-    Log in with the session cookie, a ``token`` query parameter or a Bearer header;
-    otherwise the socket is closed with 1008. Leaving never affects the session.
+    Log in with the session cookie, a Bearer header or a one-time ``ticket`` (see
+    ``POST /pump/ticket``); otherwise the socket is closed with 1008. The login is checked
+    again every little while and at once on logout: once it no longer holds, the socket
+    is closed with 1008. Leaving never affects the session.
     """
-    who = await run_in_threadpool(_ws_identity, websocket)
-    if who is None:
+    login = await run_in_threadpool(_ws_login, websocket)
+    if login is None:
         await websocket.close(code=POLICY_VIOLATION, reason="log in first")
         return
+    who, credential = login
     hub: LiveHub = websocket.app.state.hub
+    sockets: SocketRegistry = websocket.app.state.sockets
     await websocket.accept()
     await run_in_threadpool(hub.state, who)
-    with hub.subscribe(who) as feed:
+    with hub.subscribe(who) as feed, sockets.watch(who.member_id) as wake:
         sender = asyncio.create_task(_send(websocket, feed))
         listener = asyncio.create_task(_until_closed(websocket))
+        guard = asyncio.create_task(_while_logged_in(websocket, credential, wake))
+        tasks = {sender, listener, guard}
         try:
-            await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (sender, listener):
+            for task in tasks:
                 task.cancel()
-            for task in (sender, listener):
+            for task in tasks:
                 # A phone that left mid-send is no error: the session goes on.
                 with contextlib.suppress(
                     asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError
                 ):
                     await task
+
+
+async def _while_logged_in(
+    websocket: WebSocket, credential: Credential, wake: asyncio.Event
+) -> None:
+    """Return (closing the socket) once its login no longer holds."""
+    accounts: Accounts = websocket.app.state.accounts
+    every_s: float = websocket.app.state.settings.socket_recheck_s
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), every_s)
+        wake.clear()
+        if await run_in_threadpool(credential.identity, accounts) is None:
+            await websocket.close(code=POLICY_VIOLATION, reason="logged out")
+            return
 
 
 async def _send(websocket: WebSocket, feed: Subscription) -> None:

@@ -29,7 +29,13 @@ def static(context: Context, path: str) -> str:
     return f"{root}/static/{quote(path)}?v={__version__}"
 
 
+def path_segment(value: object) -> str:
+    """A value made safe as one segment of a path: a ``/``, ``?`` or ``#`` in it is encoded."""
+    return quote(str(value), safe="")
+
+
 templates.env.globals["static"] = static
+templates.env.filters["path_segment"] = path_segment
 
 
 def render(

@@ -106,3 +106,148 @@
 
   document.querySelectorAll("[data-timer]").forEach(setUp);
 })();
+
+// --- the installable app: the service worker, and quick logs that wait for the network.
+// A quick log made offline goes to the outbox (outbox.js) with the uid this page made for
+// it (client_uid) and the time it was filled in (queued_at); when the phone is back it is
+// sent, and the server treats a second sending of the same uid as the same entry.
+(function () {
+  const QUEUED = /^\/(journal\/(nurse|pump|bottle|care|symptom)|stash\/add)$/;
+  const outbox = self.letdownOutbox;
+  const banner = document.getElementById("outbox");
+  let sending = false;
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {
+      // Plain HTTP to another machine: no service worker (see docs/https.md).
+    });
+  }
+
+  function uuid() {
+    if (self.crypto && typeof crypto.randomUUID === "function") {
+      try { return crypto.randomUUID(); } catch (e) { /* not a secure context */ }
+    }
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, function (b) { return (b + 256).toString(16).slice(1); });
+    return [hex.slice(0, 4), hex.slice(4, 6), hex.slice(6, 8), hex.slice(8, 10), hex.slice(10)]
+      .map(function (part) { return part.join(""); }).join("-");
+  }
+
+  function hidden(form, name) {
+    let input = form.elements[name];
+    if (!input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      form.appendChild(input);
+    }
+    return input;
+  }
+
+  function queued(form) {
+    return form.method.toLowerCase() === "post" &&
+      QUEUED.test(new URL(form.action, location.href).pathname);
+  }
+
+  function stamp(form) {
+    hidden(form, "client_uid").value = uuid();
+    hidden(form, "queued_at").value = "";
+  }
+
+  function show(count, note) {
+    if (!banner) return;
+    const parts = [];
+    if (count) {
+      parts.push(count === 1 ? "1 quick log is waiting on this phone"
+        : count + " quick logs are waiting on this phone");
+      parts.push(navigator.onLine ? "sending…" : "they go to the journal when the phone is back online.");
+    }
+    if (note) parts.push(note);
+    banner.textContent = parts.join(": ").replace(": sending…", ", sending…");
+    banner.hidden = parts.length === 0;
+    banner.dataset.waiting = String(count);
+  }
+
+  function refresh(note) {
+    if (!outbox) return Promise.resolve([]);
+    return outbox.all().then(function (items) {
+      show(items.length, note);
+      return items;
+    }).catch(function () { return []; });
+  }
+
+  function send() {
+    if (!outbox || sending || !navigator.onLine) return Promise.resolve();
+    sending = true;
+    let refused = 0;
+    return outbox.all().then(function (items) {
+      items.sort(function (a, b) { return a.queuedAt < b.queuedAt ? -1 : 1; });
+      let chain = Promise.resolve();
+      items.forEach(function (item) {
+        chain = chain.then(function () {
+          return fetch(item.action, {
+            method: "POST",
+            body: item.body,
+            headers: { "Content-Type": "application/x-www-form-urlencoded" },
+            credentials: "same-origin",
+            redirect: "manual",
+          }).then(function (response) {
+            // A redirect is the journal's "saved" (or "already saved"); 422 is a form the
+            // journal refused, which sending again cannot mend; anything else waits.
+            if (response.type === "opaqueredirect" || response.ok) return outbox.remove(item.uid);
+            if (response.status === 422) {
+              refused += 1;
+              return outbox.remove(item.uid);
+            }
+            throw new Error("not sent: " + response.status);
+          });
+        });
+      });
+      return chain;
+    }).catch(function () { /* still offline, or logged out: try again later */ })
+      .then(function () {
+        sending = false;
+        return refresh(refused ? refused + " could not be saved: please enter it again." : "");
+      });
+  }
+
+  document.querySelectorAll("form").forEach(function (form) {
+    if (queued(form)) stamp(form);
+  });
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (event.defaultPrevented || !(form instanceof HTMLFormElement)) return;
+    if (form.getAttribute("action") === "/logout" && navigator.serviceWorker &&
+        navigator.serviceWorker.controller) {
+      navigator.serviceWorker.controller.postMessage("forget-pages");
+      return;
+    }
+    if (!queued(form) || !outbox) return;
+    if (!form.elements.client_uid || !form.elements.client_uid.value) stamp(form);
+    form.elements.queued_at.value = new Date().toISOString();
+    if (navigator.onLine) return; // sent as usual; the service worker queues it if it fails
+    event.preventDefault();
+    const data = new URLSearchParams(new FormData(form));
+    const action = new URL(form.action, location.href).pathname;
+    outbox.put({
+      uid: data.get("client_uid"),
+      action: action,
+      body: data.toString(),
+      label: action.split("/").pop(),
+      queuedAt: data.get("queued_at"),
+    }).then(function () {
+      form.reset();
+      stamp(form);
+      const details = form.closest("details");
+      if (details) details.open = false;
+      return refresh("");
+    });
+  });
+
+  window.addEventListener("online", send);
+  window.addEventListener("offline", function () { refresh(""); });
+  refresh("").then(send);
+})();

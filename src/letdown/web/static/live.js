@@ -190,6 +190,16 @@
     setText("link", text);
   }
 
+  // Said plainly, not only in the small link state: without the connection this page
+  // shows the past and its buttons do nothing.
+  function connectionLost(lost) {
+    const notice = $("connection");
+    if (notice) notice.hidden = !lost;
+  }
+  window.addEventListener("offline", () => connectionLost(true));
+  window.addEventListener("online", () => reconnectNow());
+  if (!navigator.onLine) connectionLost(true);
+
   function connect() {
     clearTimeout(retryTimer);
     if (socket) return;
@@ -201,6 +211,7 @@
     ws.onopen = () => {
       backoffMs = 500;
       setLink("Live");
+      connectionLost(false);
     };
     ws.onmessage = (event) => {
       lastMessageMs = Date.now();
@@ -222,6 +233,7 @@
         return;
       }
       setLink("Reconnecting…");
+      connectionLost(true);
       retryTimer = setTimeout(connect, backoffMs + Math.random() * 250);
       backoffMs = Math.min(backoffMs * 2, 10000);
     };

@@ -1,0 +1,110 @@
+// letdown's service worker (hand-written; served at /sw.js with the version filled in).
+// - Pages: from the network when it answers (and kept), else the copy kept last time, else
+//   the offline page. Nothing from /api/ or the live stream is kept: those need the server.
+// - Files under /static/: kept by their versioned address, so a new letdown refreshes them.
+// - A quick-log form that cannot reach the server goes to the outbox (outbox.js); the page
+//   then opens from its kept copy and sends it when the phone is back online.
+"use strict";
+
+const VERSION = "__VERSION__";
+const PAGES = "letdown-pages-" + VERSION;
+const FILES = "letdown-files-" + VERSION;
+const OFFLINE = "/static/offline.html?v=" + VERSION;
+const PRECACHE = [
+  OFFLINE,
+  "/static/app.css?v=" + VERSION,
+  "/static/app.js?v=" + VERSION,
+  "/static/outbox.js?v=" + VERSION,
+  "/static/live.css?v=" + VERSION,
+  "/static/live.js?v=" + VERSION,
+  "/manifest.webmanifest",
+  "/icons/icon-192.png",
+];
+const QUEUED = /^\/(journal\/(nurse|pump|bottle|care|symptom)|stash\/add)$/;
+
+importScripts("/static/outbox.js?v=" + VERSION);
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(
+    caches.open(FILES).then(function (cache) { return cache.addAll(PRECACHE); })
+      .then(function () { return self.skipWaiting(); })
+  );
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(
+    caches.keys().then(function (names) {
+      return Promise.all(names.filter(function (name) {
+        return name.startsWith("letdown-") && name !== PAGES && name !== FILES;
+      }).map(function (name) { return caches.delete(name); }));
+    }).then(function () { return self.clients.claim(); })
+  );
+});
+
+self.addEventListener("message", function (event) {
+  // Logging out: the pages kept on this phone go too.
+  if (event.data === "forget-pages") event.waitUntil(caches.delete(PAGES));
+});
+
+self.addEventListener("fetch", function (event) {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
+  if (request.method === "POST" && request.mode === "navigate" && QUEUED.test(url.pathname)) {
+    event.respondWith(postOrQueue(request, url));
+    return;
+  }
+  if (request.method !== "GET") return;
+  if (url.pathname.startsWith("/static/") || url.pathname.startsWith("/icons/")) {
+    event.respondWith(keptFirst(request));
+  } else if (request.mode === "navigate") {
+    event.respondWith(networkFirst(request));
+  }
+});
+
+function keptFirst(request) {
+  return caches.match(request).then(function (kept) {
+    return kept || fetch(request).then(function (response) {
+      if (response.ok) {
+        const copy = response.clone();
+        caches.open(FILES).then(function (cache) { cache.put(request, copy); });
+      }
+      return response;
+    });
+  });
+}
+
+function networkFirst(request) {
+  return fetch(request).then(function (response) {
+    if (response.ok && !response.redirected) {
+      const copy = response.clone();
+      caches.open(PAGES).then(function (cache) { cache.put(request, copy); });
+    }
+    return response;
+  }).catch(function () {
+    return caches.match(request, { cacheName: PAGES }).then(function (kept) {
+      return kept || caches.match(OFFLINE);
+    });
+  });
+}
+
+function postOrQueue(request, url) {
+  const body = request.clone().text();
+  return fetch(request).catch(function () {
+    return body.then(function (text) {
+      const form = new URLSearchParams(text);
+      const uid = form.get("client_uid");
+      if (!uid) throw new Error("no client_uid: not queued");
+      return letdownOutbox.put({
+        uid: uid,
+        action: url.pathname,
+        body: text,
+        label: url.pathname.split("/").pop(),
+        queuedAt: form.get("queued_at") || new Date().toISOString(),
+      });
+    }).then(function () {
+      const back = url.pathname.startsWith("/stash") ? "/stash" : "/journal";
+      return Response.redirect(back + "?queued=1", 303);
+    });
+  });
+}
