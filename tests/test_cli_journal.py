@@ -93,8 +93,30 @@ def entries(household: Household) -> list[str]:
 # --- the household ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("log", "pump", "--minutes", "10", "--left", "60ml"),
+        ("stash", "list"),
+        ("history",),
+        ("household", "show"),
+        ("db", "status"),
+    ],
+)
+def test_a_mistyped_db_path_is_refused_not_made_into_a_new_journal(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    typo = tmp_path / "jornal" / "j.sqlite"
+    result = runner.invoke(cli.app, [*command, "--db", f"sqlite:///{typo}"])
+    assert result.exit_code == 2, result.output
+    assert f"no letdown journal at {typo}" in result.stderr
+    assert "letdown household init" in result.stderr
+    assert not typo.parent.exists()
+
+
 def test_the_first_command_makes_a_household_and_says_how_to_set_it_up(tmp_path: Path) -> None:
     household = Household(tmp_path)
+    Journal.open(household.url).close()  # what `letdown serve` makes before its setup page
     result = household.ok(
         "log", "pump", "--start", "07:00", "--end", "07:20", "--left", "60ml", "--right", "2oz"
     )
@@ -509,7 +531,7 @@ def test_edit_refuses_what_the_record_cannot_hold(home: Household) -> None:
     home.ok("log", "pump", "--start", "07:00", "--end", "07:20", "--left", "60")
     (entry,) = home.book().history()
     result = home.refused("edit", str(entry.id), "sides.left.volume_ml=-5")
-    assert "sides.left.volume_ml" in result.stderr
+    assert "left amount: must be at least 0 mL" in result.stderr
     result = home.refused("edit", str(entry.id), "colour=blue")
     assert "colour" in result.stderr
     result = home.refused("edit", str(entry.id), "no-equals")
@@ -603,10 +625,146 @@ def test_import_refuses_what_it_cannot_read(home: Household, tmp_path: Path) -> 
     result = home.refused("export", "xml")
     assert "format 'xml': csv or json" in result.stderr
     result = home.refused("import", "json", str(bad), "--child", "Robin")
-    assert "--child is for Baby Buddy imports" in result.stderr
+    assert "are for Baby Buddy imports" in result.stderr
 
 
 def test_import_babybuddy_is_wired(home: Household, tmp_path: Path) -> None:
     pytest.importorskip("letdown.journal.babybuddy")
     result = home.refused("import", "babybuddy", str(tmp_path / "missing.csv"))
     assert "no such file" in result.stderr
+
+
+# --- figures that cannot be right ----------------------------------------------------------
+
+
+def test_an_implausible_session_needs_yes_and_says_which_figure(home: Household) -> None:
+    refused = home.refused("log", "pump", "--left", "60oz", "--minutes", "10")
+    assert "1,774 mL from the left side in one session" in refused.stderr
+    assert "--yes" in refused.stderr
+    assert entries(home) == []
+
+    too_fast = home.refused("log", "pump", "--left", "400ml", "--minutes", "5")
+    assert "80 mL a minute" in too_fast.stderr
+
+    home.ok("log", "pump", "--left", "60oz", "--minutes", "10", "--yes")
+    assert entries(home) == ["pump"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("log", "pump", "--left", "60ml", "--minutes", "0", "--yes"), "60 mL in no time at all"),
+        (("log", "nurse", "--left", "0", "--yes"), "the feed lasts no time at all"),
+    ],
+)
+def test_what_cannot_happen_is_refused_even_with_yes(
+    home: Household, args: tuple[str, ...], says: str
+) -> None:
+    assert says in home.refused(*args).stderr
+    assert entries(home) == []
+
+
+def test_an_entry_from_years_ago_needs_yes(home: Household) -> None:
+    result = home.refused("log", "pump", "--left", "60ml", "--start", "-99999h", "--minutes", "15")
+    assert "it starts on 2015-" in result.stderr
+    assert entries(home) == []
+
+
+def test_a_bottle_too_big_for_the_childs_age_needs_yes(home: Household) -> None:
+    result = home.refused("log", "bottle", "--amount", "400ml")
+    assert "a bottle of 400 mL is far more than a feed for a child of 2 months" in result.stderr
+    home.ok("log", "bottle", "--amount", "200ml")
+    assert entries(home) == ["bottle"]
+
+
+@pytest.mark.parametrize("born", ["3000-01-01", "1800-05-01"])
+def test_a_birth_date_that_cannot_be_is_refused(home: Household, born: str) -> None:
+    result = home.refused("household", "child", "Kim", "--born", born)
+    assert f"birth date: {born}" in result.stderr
+    assert [child.name for child in home.book().children()] == ["Robin"]
+
+
+def test_a_child_can_be_corrected_and_one_added_by_mistake_removed(home: Household) -> None:
+    home.ok("log", "bottle", "--amount", "90ml")
+    home.ok("household", "child", "Robin", "--born", "2026-09-02")
+    home.ok("household", "child", "Robin", "--rename", "Robyn")
+    (child,) = home.book().children()
+    assert (child.name, child.birth_date) == ("Robyn", date(2026, 9, 2))
+    assert [entry.record.child for entry in home.book().history()] == ["Robyn"]  # type: ignore[union-attr]
+
+    assert "has 1 entries" in home.refused("household", "child", "Robyn", "--remove").stderr
+    home.ok("household", "child", "Kim")
+    home.ok("household", "child", "Kim", "--remove")
+    assert [child.name for child in home.book().children()] == ["Robyn"]
+
+
+def test_a_bag_past_its_use_by_is_added_with_a_warning_and_counted_apart(home: Household) -> None:
+    home.ok("stash", "add", "120ml", "--expressed", "2026-11-25T08:00")
+    added = home.ok("stash", "add", "100ml", "--expressed", "2026-11-01T08:00")
+    assert "is past its use-by" in added.stderr
+    listed = home.ok("stash", "list")
+    assert "1 bags, 120 mL still good; 1 past use-by (100 mL, not counted)" in listed.stdout
+
+
+# --- Baby Buddy from the command line ------------------------------------------------------
+
+
+def test_babybuddy_import_from_the_command_line(home: Household, tmp_path: Path) -> None:
+    admin = tmp_path / "feeding.csv"
+    admin.write_text(
+        "id,child_id,child_first_name,child_last_name,start,end,type,method,amount,notes,tags\n"
+        "1,1,Robin,Anchor,2026-03-08 01:50:00,2026-03-08 03:10:00,breast milk,left breast,,,\n"
+        "2,1,Robin,Anchor,2026-11-01 01:50:00,2026-11-01 01:05:00,breast milk,left breast,,,\n",
+        encoding="utf-8",
+    )
+    result = home.ok("import", "babybuddy", str(admin), "--zone", "America/New_York")
+    assert result.stdout.startswith("Added 2 nurse feeds.")
+    assert "happened twice in America/New_York" in result.stdout
+    spans = sorted(
+        (entry.record.end_time() - entry.record.start_at).total_seconds() / 60  # type: ignore[operator]
+        for entry in home.book().history()
+    )
+    assert spans == [15, 20]
+
+    api = tmp_path / "feedings.json"
+    api.write_text(
+        json.dumps(
+            {
+                "count": 2,
+                "next": None,
+                "previous": None,
+                "results": [
+                    {
+                        "id": 10,
+                        "child": 1,
+                        "start": "2026-03-02T10:00:00Z",
+                        "end": "2026-03-02T10:20:00Z",
+                        "type": "breast milk",
+                        "method": "left breast",
+                        "amount": None,
+                        "notes": None,
+                        "tags": [],
+                    },
+                    {
+                        "id": 11,
+                        "child": 2,
+                        "start": "2026-03-02T11:00:00Z",
+                        "end": "2026-03-02T11:10:00Z",
+                        "type": "breast milk",
+                        "method": "right breast",
+                        "amount": None,
+                        "notes": None,
+                        "tags": [],
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    refused = home.refused("import", "babybuddy", str(api))
+    assert "--child 1=NAME --child 2=NAME" in refused.stderr
+    home.ok(
+        "import", "babybuddy", str(api), "--child", "1=Robin", "--child", "2=Sam",
+        "--create-children",
+    )  # fmt: skip
+    assert [child.name for child in home.book().children()] == ["Robin", "Sam"]

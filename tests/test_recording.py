@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -52,3 +52,20 @@ def test_a_session_record_becomes_a_journal_entry(tmp_path: Path) -> None:
         again = book.get(stored.uid).record
     assert isinstance(again, PumpSession)
     assert again == entry
+
+
+def test_a_session_run_faster_than_real_time_ends_now_not_in_the_future() -> None:
+    """The demo runs its simulated pump at 10x: a 5-minute session takes 30 s."""
+    parent = ParentSpec(id="fast")
+    program = AdaptiveProgram(
+        "letdown", LETDOWN.stimulation, LETDOWN.expression, LETDOWN.restimulation, cap_s=300.0
+    )
+    with SimPump(parent, seed=1) as pump:
+        record = Controller(pump, program).run()
+    before = datetime.now(UTC)
+    entry = to_journal(record, before - timedelta(seconds=record.duration_s / 10))
+    after = datetime.now(UTC)
+
+    assert entry.end_at <= after
+    assert (entry.end_at - entry.start_at).total_seconds() == pytest.approx(record.duration_s)
+    assert entry.end_at >= before - timedelta(seconds=1)

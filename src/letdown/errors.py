@@ -34,7 +34,15 @@ class JournalError(LetdownError):
 
 
 class InvalidEntryError(JournalError, ValueError):
-    """An entry, amount, time or command argument is invalid; the message says which."""
+    """An entry, amount, time or command argument is invalid; the message says which.
+
+    ``fields`` names the wrong fields (as the record names them) with what is wrong with
+    each, so that a form can show each message under its field.
+    """
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = dict(fields or {})
 
 
 class NotFoundError(JournalError, LookupError):

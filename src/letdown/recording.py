@@ -7,7 +7,7 @@ result through the journal's ordinary API, so ``letdown.journal`` never imports 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from letdown.device.base import PressKind
 from letdown.journal.records import PhaseSpan, PumpSession, PumpSide
@@ -27,7 +27,11 @@ def to_journal(
 
     Session-relative times (phases, ejections) are kept relative to the session's start;
     a side whose scale gave no reading is left out rather than recorded as 0 mL.
+    A simulated session run faster than real time would end after now: its start is
+    moved back so that it ends now, as nothing in the journal ends in the future.
     """
+    latest_start = datetime.now(UTC) - timedelta(seconds=record.duration_s)
+    started_at = min(started_at, latest_start)
     offset_s = record.started_at_s
     sides = {
         side.value: PumpSide(
@@ -58,5 +62,5 @@ def to_journal(
         presses=sum(1 for kind, _side, _at in record.presses if kind == PressKind.TOO_MUCH.value),
         ended_by=record.ended_by,
         faults=tuple(fault.message for fault in record.faults),
-        notes=notes,
+        notes=" ".join(part for part in (notes, *record.notes) if part),
     )

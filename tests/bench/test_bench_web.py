@@ -38,7 +38,7 @@ def test_a_tiny_run_writes_exactly_the_figures_asked_for(tmp_path: Path) -> None
     assert payload["clients"] == 2
     assert type(payload["seconds"]) is float
     assert payload["seconds"] >= 2.0
-    assert set(payload["p95_ms"]) == {"dashboard", "api_summary", "live_delay"}
+    assert set(payload["p95_ms"]) == {"dashboard", "api_summary", "live_delay", "charts"}
     for value in payload["p95_ms"].values():
         assert type(value) is float
         assert math.isfinite(value)

@@ -19,9 +19,17 @@ ROW_IDS = [f"C{i}" for i in range(1, 14)]
 
 
 @pytest.fixture(scope="module")
-def runs() -> list[ParentRun]:
+def runs(pytestconfig: pytest.Config) -> list[ParentRun]:
+    """The cohort's runs (a minute or more on two cores), showing how far they are."""
     cohort = generate_cohort(60, seed=3, profile="typical")
-    return run_cohort(cohort, compare_n=16, jobs=2)
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(done: int, total: int) -> None:
+        if reporter is not None and (done % 5 == 0 or done == total):
+            end = "\n" if done == total else ""
+            reporter.write(f"\r  calibration: {done}/{total} parents run{end}", flush=True)
+
+    return run_cohort(cohort, compare_n=16, jobs=2, progress=progress)
 
 
 @pytest.fixture(scope="module")

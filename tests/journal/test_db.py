@@ -122,7 +122,7 @@ def test_a_journal_from_an_older_letdown_must_be_upgraded_on_purpose(
     assert "letdown db upgrade" in str(e.value)
 
 
-@pytest.mark.parametrize("older", ["0002"])
+@pytest.mark.parametrize("older", ["0002", "0003"])
 def test_a_journal_with_entries_upgrades_from_each_older_schema(
     journal_url: str, older: str
 ) -> None:
@@ -145,6 +145,48 @@ def test_a_journal_with_entries_upgrades_from_each_older_schema(
         assert db.upgrade(engine) == db.head_revision()
     with Journal.open(journal_url) as journal:
         assert journal.book("Home").get(stored.uid) == stored
+
+
+def test_pumping_imported_from_baby_buddy_becomes_total_only_on_upgrade(
+    journal_url: str,
+) -> None:
+    """Before 0004 a Baby Buddy session's one amount sat on the left side."""
+    from alembic import command
+
+    with Journal.open(journal_url) as journal:
+        book = journal.create_household(
+            HouseholdInfo(name="Home"), MemberInfo(name="Alex", role=Role.NURSING_PARENT)
+        )
+        old_note = (
+            "Baby Buddy keeps one amount per session: 120 mL from both sides together, all on "
+            "the left side here; Baby Buddy pumping 7"
+        )
+        imported = book.add(
+            PumpSession(
+                start_at=T0,
+                end_at=T0.replace(minute=15),
+                sides={"left": PumpSide(volume_ml=120)},
+                device="Baby Buddy import",
+                notes=old_note,
+            )
+        )
+        own = book.add(
+            PumpSession(
+                start_at=T0, end_at=T0.replace(minute=15), sides={"left": PumpSide(volume_ml=60)}
+            )
+        )
+        with journal.engine.begin() as connection:
+            command.downgrade(db._config(connection), "0003")
+    with engine_for(journal_url) as engine:
+        db.upgrade(engine)
+    with Journal.open(journal_url) as journal:
+        book = journal.book("Home")
+        moved = book.get(imported.uid).record
+        assert isinstance(moved, PumpSession)
+        assert (moved.sides, moved.total_ml) == ({}, 120.0)
+        assert moved.notes == "both sides together, no side kept; Baby Buddy pumping 7"
+        assert book.get(own.uid) == own
+        assert book.summary(T0.replace(hour=0)).pumped_ml["left"] == 60
 
 
 def test_a_url_that_is_not_a_database_says_so() -> None:

@@ -511,7 +511,7 @@ def test_a_bad_csv_row_imports_nothing_and_says_where(
 
     message = str(caught.value)
     assert message.startswith(f"row {number} (entry {exported.uids['pump']}): ")
-    assert "sides.left.volume_ml: Input should be greater than or equal to 0" in message
+    assert "left amount: must be at least 0 mL" in message
     assert scratch.household_names() == []
 
 
@@ -529,7 +529,7 @@ def test_a_bad_json_entry_imports_nothing_and_says_where(
         import_file(scratch, "json", broken)
 
     assert str(caught.value).startswith(
-        f"entries[{index}] (entry {uid}): amount_ml: Input should be greater than 0"
+        f"entries[{index}] (entry {uid}): amount: must be more than 0 mL"
     )
     assert scratch.household_names() == []
 
@@ -786,3 +786,32 @@ def test_any_records_come_back_exactly(tmp_path: Path) -> None:
             assert [e.record for e in copied.history()] == [e.record for e in book.history()]
 
         round_trip()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_total_only_session_and_a_bottle_of_unknown_amount_travel_in_both_formats(
+    tmp_path: Path, fmt: Fmt
+) -> None:
+    with fast_journal(tmp_path / "from.sqlite") as journal:
+        book = new_household(journal)
+        book.add(
+            PumpSession(
+                start_at=T0,
+                end_at=T0 + timedelta(minutes=18),
+                total_ml=96.0,
+                device="Baby Buddy import",
+            )
+        )
+        book.add(
+            BottleFeed(
+                start_at=T0 + timedelta(hours=1),
+                end_at=T0 + timedelta(hours=1, minutes=15),
+                child="Robin",
+            )
+        )
+        path = export(book, fmt, tmp_path / f"out.{fmt}")
+        written = [entry.record for entry in book.history()]
+    with fast_journal(tmp_path / "to.sqlite") as journal:
+        report = import_file(journal, fmt, path)
+        assert report.added["pump"] == 1 and report.added["bottle"] == 1
+        assert [entry.record for entry in journal.book("Home").history()] == written

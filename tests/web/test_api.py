@@ -196,6 +196,24 @@ def test_an_invalid_record_is_422_naming_the_field(client: TestClient) -> None:
     assert client.get(f"{API}/entries").json() == []
 
 
+def test_an_implausible_record_needs_confirm_and_an_impossible_one_is_refused(
+    client: TestClient,
+) -> None:
+    ensure_child(client)
+    body = record("pump")
+    body["sides"]["left"]["volume_ml"] = 1774
+    refused = client.post(f"{API}/entries", json=body)
+    assert refused.status_code == 422
+    assert "1,774 mL from the left side in one session" in refused.json()["detail"]
+    assert "confirm=true" in refused.json()["detail"]
+    assert client.post(f"{API}/entries?confirm=true", json=body).status_code == 201
+    instant = record("pump") | {"end_at": record("pump")["start_at"]}
+    never = client.post(f"{API}/entries?confirm=true", json=instant)
+    assert never.status_code == 422
+    assert "in no time at all" in never.json()["detail"]
+    assert len(client.get(f"{API}/entries").json()) == 1
+
+
 def test_a_time_out_of_range_is_422_not_a_server_error(client: TestClient) -> None:
     """Offsets at the ends of the calendar cannot be turned into UTC: refused, named."""
     for time in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"):
@@ -238,11 +256,11 @@ def test_an_unknown_child_or_bag_in_a_body_is_422(client: TestClient) -> None:
 
 
 INVALID_EDITS = [
-    ({"end_at": "2000-01-01T00:00:00Z"}, "is before start_at"),
+    ({"end_at": "2000-01-01T00:00:00Z"}, "is before the start"),
     ({"kind": "care"}, "cannot change kind"),
-    ({"sides": {"middle": {"volume_ml": 10}}}, "sides.middle"),
+    ({"sides": {"middle": {"volume_ml": 10}}}, "sides (middle)"),
     ({"sides": None}, "sides"),
-    ({"start_at": "2024-05-01T08:00:00"}, "start_at"),
+    ({"start_at": "2024-05-01T08:00:00"}, "start: needs its offset"),
     ({}, "at least one field"),
     ({"colour": "blue"}, "colour"),
 ]
@@ -488,7 +506,8 @@ def test_household_children_and_pregnancies(client: TestClient) -> None:
     home = client.get(f"{API}/household").json()
     assert home["name"] == "Home"
     assert (home["time_zone"], home["units"], home["word"]) == ("UTC", "ml", "breast")
-    assert home["members"] == [{"name": "Alex", "role": "nursing-parent"}]
+    assert home["members"] == [{"name": "Alex", "role": "nursing-parent", "sees_private": True}]
+    assert home["storage_rules"] == "cdc"
     assert [c["name"] for c in home["children"]] == ["Robin", "Kit"]
     assert home["pregnancies"] == [{"due_date": "2025-11-20", "notes": ""}]
 

@@ -225,6 +225,10 @@ def test_quick_log_and_charts_fit_a_phone(page: Any, shots: Path) -> None:
     shoot(page, shots, "journal")
     page.click("button:has-text('Add feed')")
     assert "Feed added: Robin: left breast 12 min, pain 2; right breast 8 min" in flash(page)
+    page.goto("/journal?add=bottle#bottle")
+    page.locator("#bottle").screenshot(path=str(shots / "bottle-form.png"))
+    if os.environ.get("LETDOWN_SHOTS"):
+        shutil.copy(shots / "bottle-form.png", Path(os.environ["LETDOWN_SHOTS"]))
     page.goto("/charts")
     assert page.locator("#daily svg").count() == 1
     assert page.locator("#sessions svg").count() == 1
@@ -278,8 +282,61 @@ def test_a_live_session_is_eased_and_lands_in_history(page: Any, shots: Path) ->
     assert after is not None and after < before
     assert page.locator("#too-much-right").is_enabled()
     shoot(page, shots, "live")
+
+    # The "nearly done" banner has its place already: nothing moves under a finger.
+    where = page.locator("#too-much-left").bounding_box()
+    page.evaluate("() => { document.querySelector('#nearly-done').hidden = false; }")
+    assert page.locator("#too-much-left").bounding_box() == where
+    page.evaluate("() => { document.querySelector('#nearly-done').hidden = true; }")
+    # The big number is each cycle's peak: it holds still between frames.
+    values = []
+    for _ in range(8):
+        values.append(float(page.text_content("#gauge-left .gauge-value") or "nan"))
+        page.wait_for_timeout(60)
+    assert max(values) - min(values) <= 10, f"the big number jumps: {values}"
+
+    page.click("#pause")
+    page.wait_for_function("() => document.querySelector('#phase').textContent === 'Paused'")
+    stopped_at = page.inner_text("#elapsed")
+    page.wait_for_timeout(1500)  # 45 s of the session's clock at 30 times the speed
+    assert page.inner_text("#elapsed") == stopped_at, "the clock ran while paused"
+    assert page.text_content("#gauge-left .gauge-value") == "–"
+    shoot(page, shots, "live-paused")
+    page.click("#pause")  # resume
+    page.wait_for_function("() => document.querySelector('#phase').textContent !== 'Paused'")
+    if os.environ.get("LETDOWN_SHOTS"):  # the real banner, for the screenshots only
+        page.locator("#nearly-done").wait_for(state="visible", timeout=180_000)
+        shoot(page, shots, "live-nearly-done")
+        page.click("[data-theme-toggle]")
+        page.wait_for_url("**/live")
+        shoot(page, shots, "live-light")
+        page.click("[data-theme-toggle]")
+        page.wait_for_url("**/live")
     page.click("#stop")
     page.wait_for_function("() => !document.querySelector('#start').disabled")
+    page.locator("#saved").wait_for(state="visible")
+    saved = page.inner_text("#saved")
+    assert re.search(r"Saved in the journal: \d+ mL in \d+ min( \d+ s)?;", saved), saved
+    # Someone opening the page later sees the last session as history, not as news.
+    page.clock.set_fixed_time(datetime.now(UTC) + timedelta(minutes=10))
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#phase').textContent === 'Ready'")
+    assert page.inner_text("#saved").startswith("The last session, ended ")
+    assert page.inner_text("#elapsed") == "00:00"
+    # In the light theme the banner is light, and the disabled Stop and Pause look alike.
+    page.click("[data-theme-toggle]")
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'light'")
+    page.locator("#saved").wait_for(state="visible")
+    looks = page.evaluate(
+        """() => Object.fromEntries(['saved', 'stop', 'pause'].map((id) => {
+            const style = getComputedStyle(document.getElementById(id));
+            return [id, [style.backgroundColor, style.color, style.opacity]];
+        }))"""
+    )
+    red, green, blue = map(int, re.findall(r"\d+", looks["saved"][0])[:3])
+    assert min(red, green, blue) > 180, f"a dark banner on the light theme: {looks['saved']}"
+    assert looks["stop"] == looks["pause"], looks
+    page.click("[data-theme-toggle]")
 
     page.goto("/history?kind=pump")
     sessions = page.locator(".entry.kind-pump")

@@ -227,7 +227,7 @@ def test_closing_the_hub_mid_session_leaves_the_pump_safe(
     live = hub.session(1)
     assert live is not None and live.household == household
     pump = live.pump
-    assert isinstance(pump, SimPump)
+    assert isinstance(pump._backend, SimPump)
     with client.websocket_connect(LIVE) as ws:
         ws.receive_json()
         hub.close()
@@ -239,8 +239,8 @@ def test_closing_the_hub_mid_session_leaves_the_pump_safe(
     assert not pump_threads()
     assert pump.closed
     for side in SIDES:
-        assert pump.twin.motor_duty(side) == 0.0
-        assert pump.twin.vent_open(side)
+        assert pump._backend.twin.motor_duty(side) == 0.0
+        assert pump._backend.twin.vent_open(side)
     state = client.get(PUMP).json()
     assert state["running"] is False and state["ended_by"] == "stop"
     assert state["journal_entry_id"] is not None
@@ -261,9 +261,11 @@ def test_shutting_the_app_down_stops_the_pump(settings: Settings) -> None:
         assert live is not None
     assert not pump_threads()
     assert live.pump.closed and not live.running
-    assert isinstance(live.pump, SimPump)
+    assert isinstance(live.pump._backend, SimPump)
     for side in SIDES:
-        assert live.pump.twin.motor_duty(side) == 0.0 and live.pump.twin.vent_open(side)
+        assert live.pump._backend.twin.motor_duty(
+            side
+        ) == 0.0 and live.pump._backend.twin.vent_open(side)
 
 
 def test_a_controller_that_fails_leaves_the_pump_off_and_says_so(
@@ -276,17 +278,20 @@ def test_a_controller_that_fails_leaves_the_pump_off_and_says_so(
         started = client.post(f"{PUMP}/start", json={})
         assert started.status_code == 201, started.text
         ended = wait_for(client, lambda s: not s["running"])
-        assert ended["ended_by"] == "error" and ended["journal_entry_id"] is None
+        # The safety core caught the failing backend: a fault, stored with the session.
+        assert ended["ended_by"] == "fault"
         fault = ended["fault"]
-        assert fault["reason"] == "controller_error"
-        assert "switched off" in fault["what_happened"]
-        assert fault["what_to_do"].startswith("Take the flanges off")
-        assert "serial link is gone" in fault["message"]
+        assert fault["reason"] == "output_failure"
+        assert "did not take a command" in fault["what_happened"]
+        assert "slide a finger under them" in fault["what_to_do"]
+        assert any("serial link is gone" in p for p in app.state.hub.session(1).pump.problems)
         assert not pump_threads()
         live = app.state.hub.session(1)
         assert live.pump.closed
         for side in SIDES:
-            assert live.pump.twin.motor_duty(side) == 0.0 and live.pump.twin.vent_open(side)
+            assert live.pump._backend.twin.motor_duty(
+                side
+            ) == 0.0 and live.pump._backend.twin.vent_open(side)
         # The next session starts afresh.
         assert client.post(f"{PUMP}/start", json={}).status_code == 201
 

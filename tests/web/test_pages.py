@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
@@ -189,6 +190,14 @@ def test_every_page_renders_for_a_member(alex: Member, book: Book, path: str) ->
     assert "breast" not in page.text.lower(), "the household chose the word chest"
 
 
+def test_the_favicon_is_there_for_every_page(site: FastAPI, alex: Member) -> None:
+    icon = TestClient(site).get("/favicon.ico")  # asked before any login
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert '<link rel="icon" href="/favicon.ico"' in alex.get("/").text
+
+
 def test_a_browser_that_is_not_logged_in_goes_to_the_login_page(
     site: FastAPI, alex: Member
 ) -> None:
@@ -324,6 +333,31 @@ def test_the_bottle_form_draws_from_the_bags_chosen(alex: Member, book: Book) ->
     assert book.bag(second.code).remaining_ml == pytest.approx(100 - (4 * 29.5735 - 60))
 
 
+def test_the_bottle_form_takes_the_use_next_bags_in_one_tap(alex: Member, book: Book) -> None:
+    """Forty bags in the stash must not push "Add bottle" off a phone's screen."""
+    codes = [
+        book.stash_add(
+            30, expressed_at=now() - timedelta(hours=40 - n), location=Location.FRIDGE
+        ).code
+        for n in range(40)
+    ]
+    page = alex.get("/journal").text
+    form = page[page.index('action="/journal/bottle"') :]
+    form = form[: form.index("</form>")]
+    before_others = form[: form.index('<details class="other-bags"')]
+    assert 'name="bags_next"' in before_others
+    assert f"<b>{codes[0]}</b>" in before_others and f"<b>{codes[2]}</b>" not in before_others
+    assert 'name="bags"' not in before_others, "the other bags wait behind one tap"
+
+    alex.post("/journal/bottle", {"amount": "70ml", "bags_next": "on"})
+    (entry,) = book.history()
+    assert [(use.bag, use.volume_ml) for use in entry.record.bags] == [  # type: ignore[union-attr]
+        (codes[0], 30.0),
+        (codes[1], 30.0),
+        (codes[2], 10.0),
+    ]
+
+
 def test_the_care_and_symptom_forms(alex: Member, book: Book) -> None:
     alex.post("/journal/care", {"care": "cold-compress", "side": "left", "notes": "after feed"})
     alex.post(
@@ -386,14 +420,44 @@ def test_a_form_with_a_mistake_comes_back_and_writes_nothing(
     assert book.history() == [] and book.stash() == []
 
 
-def test_a_record_the_journal_refuses_comes_back_with_its_reason(alex: Member, book: Book) -> None:
+def test_a_record_the_journal_refuses_comes_back_with_its_reason_under_its_field(
+    alex: Member, book: Book
+) -> None:
     page = alex.post("/journal/bottle", {"amount": "100", "leftover": "200", "notes": "spilt"})
     assert page.status_code == 422
-    assert any(
-        "leftover_ml 200 is more than" in text
-        for text in re.findall(r'<p class="flash bad" role="alert">([^<]*)</p>', page.text)
-    )
+    under = re.search(r'<small class="error" id="bottle-leftover-error">([^<]*)</small>', page.text)
+    assert under is not None
+    assert under[1] == "200 mL is more than the bottle&#39;s 100 mL"
+    assert "leftover_ml" not in page.text and "amount_ml" not in page.text
     assert ">spilt</textarea>" in page.text
+    assert book.history() == []
+
+
+def test_an_implausible_amount_needs_the_confirmation_that_names_it(
+    alex: Member, book: Book
+) -> None:
+    form = {"device": "Spectra", "minutes": "10", "volume_left": "1774"}
+    page = alex.post("/journal/pump", form)
+    assert page.status_code == 422
+    assert book.history() == []
+    assert "1,774 mL from the left side in one session" in page.text
+    token = re.search(r'name="confirm" value="(\w+)"', page.text)
+    assert token is not None
+    changed = alex.post("/journal/pump", {**form, "volume_left": "1500", "confirm": token[1]})
+    assert changed.status_code == 422, "a confirmation is for the figure it named"
+    saved = alex.post("/journal/pump", {**form, "confirm": token[1]})
+    assert any(text.startswith("Pump session added") for text in flashes(saved.text))
+    (entry,) = book.history()
+    assert entry.record.volume_ml() == 1774
+
+
+def test_an_impossible_session_is_refused_even_when_confirmed(alex: Member, book: Book) -> None:
+    page = alex.post(
+        "/journal/pump", {"device": "Spectra", "minutes": "0", "volume_left": "60", "confirm": "x"}
+    )
+    assert page.status_code == 422
+    assert "60 mL in no time at all" in page.text
+    assert 'name="confirm"' not in page.text
     assert book.history() == []
 
 
@@ -404,6 +468,21 @@ def test_a_form_without_the_csrf_token_is_refused(alex: Member, book: Book) -> N
 
 
 # --- the stash -------------------------------------------------------------------------
+
+
+def test_a_bag_past_its_use_by_is_added_with_a_warning_and_shown_apart(
+    alex: Member, book: Book
+) -> None:
+    book.stash_add(120, expressed_at=now() - timedelta(hours=2), location=Location.FRIDGE)
+    expressed = (now() - timedelta(days=10)).astimezone(ZoneInfo(book.household.time_zone))
+    page = alex.post(
+        "/stash/add",
+        {"amount": "100", "location": "fridge", "expressed": f"{expressed:%Y-%m-%dT%H:%M}"},
+    )
+    (kind, text) = FLASH.findall(page.text)[0]
+    assert kind == "warn" and "past its use-by" in html.unescape(text)
+    assert "1 bag, 120 mL still good" in page.text
+    assert "1 bag past its use-by (100 mL, not counted above)" in page.text
 
 
 def test_the_stash_lists_bags_in_use_next_order_with_their_colour(alex: Member, book: Book) -> None:
@@ -565,6 +644,27 @@ def test_charts_are_inline_svg_without_scripts(alex: Member, book: Book) -> None
     assert "<?xml" not in page
     assert "Left chest" in page and "2 pump sessions" in page
     assert "180 mmHg" in page  # a tooltip value
+    comfort = page.split("<svg")[3]
+    assert ">mmHg</text>" not in comfort  # no axis title over the "180 mmHg" tick labels
+
+
+def test_a_session_with_only_its_total_counts_and_shows_as_total(alex: Member, book: Book) -> None:
+    """Baby Buddy's sessions keep one amount: neither side's, but in every total."""
+    book.add(pump_session(timedelta(hours=2), 60, 55))
+    start = now() - timedelta(hours=1)
+    book.add(
+        PumpSession(
+            start_at=start, end_at=start + timedelta(minutes=20), total_ml=90, device="Baby Buddy"
+        )
+    )
+    summary = book.summary(now() - timedelta(hours=24))
+    assert summary.pumped_ml == {"left": 60, "right": 55}
+    assert summary.pumped_total_ml == 205
+    page = alex.get("/charts").text
+    assert "total (no sides)" in page
+    dashboard = alex.get("/").text
+    assert "<dt>Total (no sides)</dt><dd>90 mL</dd>" in dashboard
+    assert "90 mL in 20 min (Baby Buddy): total only, no sides" in alex.get("/history").text
 
 
 def test_charts_without_sessions_say_so(alex: Member, book: Book) -> None:
@@ -604,8 +704,18 @@ def test_a_viewer_cannot_post(viewer: Member, book: Book, path: str, data: dict[
     bag = book.stash_add(100, expressed_at=now(), location=Location.FRIDGE)
     refused = viewer.post(path.format(entry=entry.id, bag=bag.code), data)
     assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("text/html"), "a page, not raw JSON"
+    assert "can see the household&#39;s journal but not change it" in refused.text
     assert len(book.history()) == 1 and book.get(entry.id).version == 1
     assert book.bag(bag.code).status == "stored" and len(book.children()) == 1
+
+
+def test_a_viewers_dashboard_offers_nothing_they_cannot_do(viewer: Member, book: Book) -> None:
+    book.stash_add(100, expressed_at=now() - timedelta(days=10), location=Location.FRIDGE)
+    page = viewer.get("/").text
+    assert "Start pumping" not in page
+    assert "discard it" not in page
+    assert "do not feed it" in page
 
 
 # --- the theme -------------------------------------------------------------------------
@@ -619,3 +729,23 @@ def test_the_light_theme_is_kept_in_a_cookie(alex: Member) -> None:
         "/theme", data={"theme": "dark", "next": "//evil.example"}, follow_redirects=False
     )
     assert off_site.headers["location"] == "/"
+
+
+def test_a_child_is_corrected_or_removed_on_the_journal_page(alex: Member, book: Book) -> None:
+    before = [child.name for child in book.children()]
+    (first,) = before[:1]
+    refused = alex.post(
+        "/journal/child-edit",
+        {"was": first, "name": first, "birth_date": "3000-01-01", "action": "save"},
+    )
+    assert refused.status_code == 422
+    assert "3000-01-01 is in the future" in refused.text
+    alex.post(
+        "/journal/child-edit",
+        {"was": first, "name": "Robyn", "birth_date": "2026-09-02", "action": "save"},
+    )
+    assert book.children()[0].name == "Robyn"
+    assert str(book.children()[0].birth_date) == "2026-09-02"
+    alex.post("/journal/child", {"name": "Kim"})
+    alex.post("/journal/child-edit", {"was": "Kim", "action": "remove"})
+    assert [child.name for child in book.children()] == ["Robyn", *before[1:]]

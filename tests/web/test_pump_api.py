@@ -109,6 +109,7 @@ def test_start_runs_a_session_and_a_second_start_is_refused(
             "level_mmhg",
             "ceiling_mmhg",
             "learning",
+            "peak_mmhg",
         }
         assert state[side]["learning"] is True  # no ceilings known yet: they are learned
     again = client.post(f"{PUMP}/start", json={})
@@ -160,8 +161,11 @@ def test_a_repeated_command_id_acts_once_from_either_phone(
     # The partner's own tap acts, from their phone, at once.
     up = command(partner_client, "level_up", "right").json()
     assert up["state"]["right"]["level_mmhg"] == 160.0
-    # Never above the side's ceiling.
-    assert command(client, "level_up", "right").json()["state"]["right"]["level_mmhg"] == 160.0
+    # Past the side's ceiling, a level-up is the parent asking for more: the safety core
+    # raises the ceiling by one step at a time.
+    raised = command(client, "level_up", "right").json()["state"]["right"]
+    assert raised["level_mmhg"] == 160.0 + LEVEL_STEP_MMHG
+    assert raised["ceiling_mmhg"] == 160.0 + LEVEL_STEP_MMHG
 
 
 def test_pause_and_resume(app: FastAPI, client: TestClient, hub: LiveHub) -> None:
@@ -170,6 +174,21 @@ def test_pause_and_resume(app: FastAPI, client: TestClient, hub: LiveHub) -> Non
     wait_for(client, lambda s: s["elapsed_s"] > 1.0)
     assert command(client, "pause").json()["state"]["state"] == "paused"
     assert command(client, "resume").json()["state"]["state"] in {"stimulation", "expression"}
+
+
+def test_too_much_from_a_phone_counts_in_the_session_and_the_peak_is_steady(
+    app: FastAPI, client: TestClient, hub: LiveHub
+) -> None:
+    remember_ceilings(app, 150.0, 160.0)
+    client.post(f"{PUMP}/start", json={})
+    running = wait_for(client, lambda s: s["elapsed_s"] > 3.0)
+    peak = running["left"]["peak_mmhg"]
+    assert peak is not None and 0 < peak <= 150.0 + 20
+    command(client, "too_much", "left")
+    client.post(f"{PUMP}/stop")
+    ended = wait_for(client, lambda s: not s["running"])
+    entry = app.state.journal.book(household="Home").get(ended["journal_entry_id"])
+    assert entry.record.presses == 1
 
 
 def test_a_viewer_watches_but_every_command_is_refused(

@@ -56,9 +56,10 @@ from letdown.web.demo import DEMO_PASSWORD, PARENT, address, ensure_demo_househo
 from letdown.web.deps import CSRF_HEADER, SESSION_COOKIE
 from letdown.web.settings import Settings
 
-TARGET_P95_MS = {"dashboard": 50.0, "api_summary": 50.0, "live_delay": 200.0}
+TARGET_P95_MS = {"dashboard": 50.0, "api_summary": 50.0, "live_delay": 200.0, "charts": 50.0}
 PATHS = (
     ("dashboard", "/"),
+    ("charts", "/charts"),
     ("summary_24h", "/api/v1/summary?hours=24"),
     ("dashboard", "/"),
     ("summary_168h", "/api/v1/summary?hours=168"),
@@ -128,7 +129,7 @@ def run_web_bench(
     """Build the demo household, serve it, load it; the figures as ``letdown bench web`` writes.
 
     Returns ``clients``, ``seconds`` (the load's wall time), ``p95_ms`` (``dashboard``,
-    ``api_summary`` with both spans, ``live_delay``) and ``errors``, then more: p50s,
+    ``api_summary`` with both spans, ``live_delay``, ``charts``) and ``errors``, then more: p50s,
     each summary span's p95, the live delay from the readings, request counts, the
     targets and whether they were met, and how the household was built.
     """
@@ -158,6 +159,7 @@ def run_web_bench(
         "dashboard": samples.combined("dashboard"),
         "api_summary": samples.combined("summary_24h", "summary_168h"),
         "live_delay": samples.combined("live_delay"),
+        "charts": samples.combined("charts"),
     }
     for name, values in figures.items():
         if not values:
@@ -169,7 +171,8 @@ def run_web_bench(
         for name in ("summary_24h", "summary_168h", "live_read_delay", "client_loop_lag")
     }
     requests = sum(
-        len(samples.combined(name)) for name in ("dashboard", "summary_24h", "summary_168h")
+        len(samples.combined(name))
+        for name in ("dashboard", "summary_24h", "summary_168h", "charts")
     )
     return {
         "clients": clients,
@@ -187,6 +190,7 @@ def run_web_bench(
             "dashboard": len(figures["dashboard"]),
             "api_summary": len(figures["api_summary"]),
             "live_updates": len(figures["live_delay"]),
+            "charts": len(figures["charts"]),
         },
         "requests_per_s": requests / load_s,
         "client_loop_lag_max_ms": max(samples.combined("client_loop_lag"), default=0.0) * 1000,

@@ -7,7 +7,20 @@ from __future__ import annotations
 
 import typer
 
-from letdown.cli import bench, db, entries, exchange, household, log, pump, serve, stash, twin
+from letdown.cli import (
+    bench,
+    db,
+    entries,
+    exchange,
+    household,
+    insights,
+    log,
+    notify,
+    pump,
+    serve,
+    stash,
+    twin,
+)
 
 app = typer.Typer(
     help="letdown: an open smart breast-pump system (controller, twin, journal, app).",
@@ -15,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
 )
 # Added without a name, these modules' commands sit at the top: `letdown pump`, `letdown show`.
-for commands in (pump.app, entries.app, exchange.app, serve.app):
+for commands in (pump.app, entries.app, exchange.app, serve.app, insights.app):
     app.add_typer(commands)
 app.add_typer(twin.app, name="twin")
 app.add_typer(bench.app, name="bench")
@@ -23,6 +36,7 @@ app.add_typer(household.app, name="household")
 app.add_typer(log.app, name="log")
 app.add_typer(stash.app, name="stash")
 app.add_typer(db.app, name="db")
+app.add_typer(notify.app, name="notify")
 
 
 def main() -> None:

@@ -96,6 +96,14 @@ MemberName = Annotated[
 ChildName = Annotated[str | None, _opt("--child", help="Which child (default: the only one).")]
 Notes = Annotated[str, typer.Option("--notes", help="Anything else worth writing down.")]
 PrintJson = Annotated[bool, typer.Option("--json", help="Print JSON (volumes in mL, UTC times).")]
+Confirm = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        help="Write it even though a figure looks implausible (the error says which).",
+    ),
+]
 TimeOption = Annotated[
     str | None, _opt("--at", help="When: now, -20m, 07:30 or ISO (default: now).")
 ]
@@ -185,6 +193,23 @@ class _Desk:
     def side(self, side: str) -> str:
         return f"{side} {self.word}"
 
+    def plausible(self, record: Record, confirmed: bool) -> None:
+        """Refuse what cannot be right; ask ``--yes`` for what is only implausible."""
+        from letdown.errors import InvalidEntryError
+        from letdown.journal.plausible import concerns, summary
+
+        child = getattr(record, "child", None)
+        born = next((c.birth_date for c in self.book.children() if c.name == child), None)
+        found = concerns(record, now=self.now, birth_date=born)
+        refused = [concern for concern in found if concern.refuses]
+        if refused:
+            raise InvalidEntryError(summary(refused))
+        if found and not confirmed:
+            raise InvalidEntryError(
+                f"{summary(found)}. Nothing was written: check the figure, or pass --yes if it "
+                "is right"
+            )
+
     def child(self, name: str | None) -> str:
         """The named child, or the only one; a clear error when there is none to pick."""
         from letdown.errors import InvalidEntryError, NotFoundError
@@ -211,11 +236,12 @@ def _now() -> datetime:
 
 
 @contextmanager
-def _open_journal(db_url: str | None) -> Iterator[Journal]:
+def _open_journal(db_url: str | None, *, create: bool = False) -> Iterator[Journal]:
+    """The journal at ``--db``; only the commands that set one up pass ``create``."""
     from letdown.journal.book import Journal
 
     with _guard():
-        journal = Journal.open(db_url)
+        journal = Journal.open(db_url, create=create)
         try:
             yield journal
         finally:
@@ -224,7 +250,8 @@ def _open_journal(db_url: str | None) -> Iterator[Journal]:
 
 @contextmanager
 def _open_desk(db_url: str | None, household: str | None, member: str | None) -> Iterator[_Desk]:
-    """The member's book of the household, made on first use (household "Home", member "me")."""
+    """The member's book of the household; in a journal set up with no household yet (by
+    ``serve`` before its setup page, or an import), one is made: "Home", member "me"."""
     from zoneinfo import ZoneInfo
 
     from letdown.errors import NotFoundError
@@ -325,13 +352,18 @@ def _describe(record: Record, desk: _Desk) -> str:
                 f"{desk.side(name)} {desk.show_amount(pumped.volume_ml)}"
                 + (f" ({', '.join(extra)})" if extra else "")
             )
+        if record.total_ml is not None:
+            sides.append(f"{desk.show_amount(record.total_ml)} total (no sides)")
         parts.append(", ".join(sides))
         if len(record.sides) > 1:
             parts.append(f"{desk.show_amount(record.volume_ml())} in all")
         parts.append(record.device)
         parts.extend(value for value in (record.program, record.milk) if value)
     elif isinstance(record, BottleFeed):
-        parts.append(f"{desk.show_amount(record.amount_ml)} {record.content.value}")
+        amount = (
+            "amount unknown" if record.amount_ml is None else desk.show_amount(record.amount_ml)
+        )
+        parts.append(f"{amount} {record.content.value}")
         if record.bags:
             parts.append(
                 "from "
@@ -348,7 +380,7 @@ def _describe(record: Record, desk: _Desk) -> str:
         for name, symptoms in record.sides.items():
             found = [
                 flag
-                for flag in ("cracked", "bleeding", "engorged", "lump", "redness")
+                for flag in ("cracked", "bleeding", "engorged", "lump", "redness", "blood_in_milk")
                 if getattr(symptoms, flag)
             ]
             if symptoms.pain is not None:

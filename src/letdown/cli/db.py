@@ -21,7 +21,7 @@ def db_status(db_url: DbUrl = None) -> None:
     from letdown.journal import db
 
     with _guard():
-        engine = db.make_engine(db_url)
+        engine = db.make_engine(db_url, create=False)
         _say(f"database: {engine.url.render_as_string(hide_password=True)}")
         try:
             current = db.current_revision(engine)
@@ -50,7 +50,7 @@ def db_upgrade(db_url: DbUrl = None) -> None:
     from letdown.journal import db
 
     with _guard():
-        engine = db.make_engine(db_url)
+        engine = db.make_engine(db_url, create=False)
         where = engine.url.render_as_string(hide_password=True)
         try:
             before = db.current_revision(engine)

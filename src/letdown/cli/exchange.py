@@ -11,7 +11,6 @@ import typer
 
 from letdown.cli import _common
 from letdown.cli._common import (
-    ChildName,
     DbUrl,
     HouseholdName,
     MemberName,
@@ -75,6 +74,25 @@ def export(
             _say(f"wrote {count} records to {out}")
 
 
+def _child_options(given: list[str]) -> tuple[str | None, dict[str, str]]:
+    """``--child NAME`` (every row) or ``--child ID=NAME`` (each Baby Buddy child)."""
+    from letdown.errors import InvalidEntryError
+
+    mapping: dict[str, str] = {}
+    plain = []
+    for text in given:
+        key, sep, name = text.partition("=")
+        if sep:
+            if not key.strip() or not name.strip():
+                raise InvalidEntryError(f"--child {text!r}: give ID=NAME, as 2=Sam")
+            mapping[key.strip()] = name.strip()
+        else:
+            plain.append(text.strip())
+    if len(plain) > 1:
+        raise InvalidEntryError("--child NAME once; for several children give ID=NAME each")
+    return (plain[0] if plain else None), mapping
+
+
 @app.command("import")
 def import_command(
     fmt: Annotated[
@@ -84,7 +102,34 @@ def import_command(
         ),
     ],
     file: Annotated[Path, typer.Argument(help="The file to read.")],
-    child: ChildName = None,
+    children: Annotated[
+        list[str] | None,
+        _opt(
+            "--child",
+            help="Baby Buddy: the child every row is about (NAME), or one Baby Buddy child "
+            "as ID=NAME (repeat; the REST API gives ids only).",
+        ),
+    ] = None,
+    create_children: Annotated[
+        bool,
+        typer.Option("--create-children", help="Baby Buddy: add children the household lacks."),
+    ] = False,
+    zone: Annotated[
+        str | None,
+        _opt("--zone", help="Baby Buddy: the server's time zone (default: the household's)."),
+    ] = None,
+    source: Annotated[
+        str | None,
+        _opt(
+            "--source",
+            help="Baby Buddy: a name for the install the file is from (default: the API's "
+            "host), so two installs' rows with the same ids are told apart.",
+        ),
+    ] = None,
+    tags: Annotated[
+        Path | None,
+        _opt("--tags", help="Baby Buddy: its export of Tags, to keep tag names, not ids."),
+    ] = None,
     db_url: DbUrl = None,
     household: HouseholdName = None,
     as_member: MemberName = None,
@@ -96,18 +141,31 @@ def import_command(
     with _guard():
         if fmt not in (*EXPORT_FORMATS, "babybuddy"):
             raise InvalidEntryError(f"format {fmt!r}: csv, json or babybuddy")
-        if child is not None and fmt != "babybuddy":
+        given = [children, create_children or None, zone, source, tags]
+        if fmt != "babybuddy" and any(value is not None for value in given):
             raise InvalidEntryError(
-                "--child is for Baby Buddy imports: letdown's exports name theirs"
+                "--child, --create-children, --zone, --source and --tags are for Baby Buddy "
+                "imports: letdown's exports carry theirs"
             )
         if not file.is_file():
             raise InvalidEntryError(f"{file}: no such file")
         import_babybuddy = _babybuddy_import() if fmt == "babybuddy" else None
     if import_babybuddy is not None:
+        from letdown.journal.babybuddy import Options, read_tags
+
+        one_child, mapping = _child_options(children or [])
         with _open_desk(db_url, household, as_member) as desk:
-            report = import_babybuddy(desk.book, file, child=child)
+            options = Options(
+                child=one_child,
+                children=mapping,
+                create_children=create_children,
+                zone=zone,
+                source=source,
+                tags={} if tags is None else read_tags(tags),
+            )
+            report = import_babybuddy(desk.book, file, options=options)
     else:
-        with _open_journal(db_url) as journal:
+        with _open_journal(db_url, create=True) as journal:
             report = import_file(
                 journal,
                 "csv" if fmt == "csv" else "json",

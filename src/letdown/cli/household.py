@@ -56,7 +56,7 @@ def household_init(
     """
     from letdown.journal.records import HouseholdInfo, MemberInfo, Role, Units, Word, validate
 
-    with _open_journal(db_url) as journal:
+    with _open_journal(db_url, create=True) as journal:
         units_name = {"oz": "floz", "fl oz": "floz", "fl-oz": "floz", "ml": "ml"}.get(
             units.strip().lower(), units
         )
@@ -119,7 +119,7 @@ def household_show(
         place = desk.book.household
         _say(
             f"[bold]{escape(place.name)}[/]: zone {place.time_zone}, units {place.units.value}, "
-            f"word {place.word.value}",
+            f"word {place.word.value}, storage rules {place.storage_rules}",
             markup=True,
         )
         _say("members: " + ", ".join(f"{m.name} ({m.role.value})" for m in desk.book.members()))
@@ -181,19 +181,47 @@ def _date(text: str, what: str) -> date:
 def household_child(
     name: Annotated[str, typer.Argument(help="The child's name.")],
     born: Annotated[str | None, _opt("--born", help="Birth date, e.g. 2026-09-01.")] = None,
+    rename: Annotated[
+        str | None, _opt("--rename", help="Correct the name of a child already added.")
+    ] = None,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Remove a child added by mistake (no entries).")
+    ] = False,
     db_url: DbUrl = None,
     household: HouseholdName = None,
     as_member: MemberName = None,
 ) -> None:
-    """Add a child (feeds and bottles name one)."""
+    """Add a child (feeds and bottles name one), or correct or remove one."""
     from letdown.journal.records import ChildInfo, validate
 
     with _open_desk(db_url, household, as_member) as desk:
-        info = validate(
-            ChildInfo, {"name": name, "birth_date": None if born is None else _date(born, "born")}
-        )
+        place = desk.book.household.name
+        known = {child.name: child for child in desk.book.children()}
+        if remove:
+            desk.book.remove_child(name)
+            _say(f"removed child {name} from {place}")
+            return
+        birth = None if born is None else _date(born, "born")
+        if name in known:
+            if rename is None and born is None:
+                _say(f"{name} is a child of {place} already (--born or --rename to correct)")
+                return
+            info = validate(
+                ChildInfo,
+                {
+                    "name": rename or name,
+                    "birth_date": birth if born is not None else known[name].birth_date,
+                },
+            )
+            desk.book.edit_child(name, info)
+            shown = f", born {info.birth_date.isoformat()}" if info.birth_date else ""
+            _say(f"corrected child {info.name}{shown}")
+            return
+        if rename is not None:
+            desk.book.edit_child(name, validate(ChildInfo, {"name": rename}))  # says who is known
+        info = validate(ChildInfo, {"name": name, "birth_date": birth})
         desk.book.add_child(info)
-        _say(f"added child {info.name} to {desk.book.household.name}")
+        _say(f"added child {info.name} to {place}")
 
 
 @app.command("pregnancy")
@@ -288,3 +316,40 @@ def household_token_revoke(
 
 def _member_of(accounts: Accounts, login: str) -> int:
     return accounts.member_id(login)
+
+
+@app.command("rules")
+def household_rules(
+    rules: Annotated[str, typer.Argument(help="cdc (the default), abm8 (ABM #8, 2017) or nhs.")],
+    db_url: DbUrl = None,
+    household: HouseholdName = None,
+    as_member: MemberName = None,
+) -> None:
+    """Follow another milk-storage rule set: every bag in the stash is judged by it."""
+    from letdown.journal.stash import rule_set
+
+    with _open_desk(db_url, household, as_member) as desk:
+        chosen = rule_set(rules.strip().lower())
+        desk.book.set_storage_rules(chosen.key)
+        _say(f"{desk.book.household.name} follows {chosen.name} storage rules")
+        if chosen.notes:
+            _say(f"note: {chosen.notes}")
+        for bag in desk.book.stash():
+            _say(f"bag {bag.code}: use by {desk.show_time(bag.expiry.use_by)} ({bag.expiry.rule})")
+
+
+@app.command("private")
+def household_private(
+    name: Annotated[str, typer.Argument(help="The member's name.")],
+    off: Annotated[bool, typer.Option("--off", help="Stop showing them.")] = False,
+    db_url: DbUrl = None,
+    household: HouseholdName = None,
+    as_member: MemberName = None,
+) -> None:
+    """Let a member see your symptoms, pain, care, pregnancy and red flags (nursing parent)."""
+    with _open_desk(db_url, household, as_member) as desk:
+        member = desk.book.choose(name, not off)
+        _say(
+            f"{member.name} {'now sees' if member.sees_private else 'no longer sees'} "
+            "symptoms, pain, care, pregnancy and red flags"
+        )

@@ -11,6 +11,7 @@ import typer
 
 from letdown.cli._common import (
     ChildName,
+    Confirm,
     DbUrl,
     HouseholdName,
     MemberName,
@@ -97,6 +98,7 @@ def log_nurse(
     pain_right: PainRight = None,
     child: ChildName = None,
     notes: Notes = "",
+    yes: Confirm = False,
     db_url: DbUrl = None,
     household: HouseholdName = None,
     as_member: MemberName = None,
@@ -132,6 +134,7 @@ def log_nurse(
                 "notes": notes,
             },
         )
+        desk.plausible(record, yes)
         _stored(desk.book.add(record), desk)
 
 
@@ -176,6 +179,7 @@ def log_pump(
         ),
     ] = None,
     notes: Notes = "",
+    yes: Confirm = False,
     db_url: DbUrl = None,
     household: HouseholdName = None,
     as_member: MemberName = None,
@@ -223,6 +227,7 @@ def log_pump(
                 "notes": notes,
             },
         )
+        desk.plausible(record, yes)
         where = None if stash is None else _choice(Location, stash, "stash")
         total_ml = record.volume_ml()
         if where is not None and not 0 < total_ml <= MAX_VOLUME_ML:
@@ -267,6 +272,7 @@ def log_bottle(
     ] = None,
     child: ChildName = None,
     notes: Notes = "",
+    yes: Confirm = False,
     db_url: DbUrl = None,
     household: HouseholdName = None,
     as_member: MemberName = None,
@@ -289,6 +295,7 @@ def log_bottle(
                 "notes": notes,
             },
         )
+        desk.plausible(record, yes)
         entry = desk.book.add(record)
         _stored(entry, desk)
         if record.leftover_ml and record.content is not BottleContent.FORMULA:
@@ -407,13 +414,15 @@ def log_symptom(
     engorged: SideFlag = None,
     lump: SideFlag = None,
     redness: SideFlag = None,
+    blood_in_milk: SideFlag = None,
     fever: Annotated[str | None, _opt("--fever", help="Temperature: 38.4 (°C) or 101.1F.")] = None,
     notes: Notes = "",
     db_url: DbUrl = None,
     household: HouseholdName = None,
     as_member: MemberName = None,
 ) -> None:
-    """How each side is (pain, cracks, bleeding, engorgement, a lump, redness) and any fever."""
+    """How each side is (pain, cracks, bleeding, engorgement, a lump, redness, blood in the
+    milk) and any fever."""
     from letdown.journal.parse import parse_fever_c
     from letdown.journal.records import Symptom, validate
 
@@ -428,6 +437,7 @@ def log_symptom(
             "engorged": engorged,
             "lump": lump,
             "redness": redness,
+            "blood_in_milk": blood_in_milk,
         }
         for flag, where in flags.items():
             for name in _sides(where, flag):

@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,6 +40,7 @@ def pump_command(
     from letdown.device.base import SIDES, Side
     from letdown.device.sim import SimPump
     from letdown.pump.session import LETDOWN, Command, CommandKind, PumpSession, Snapshot
+    from letdown.safety import SafePump
     from letdown.twin.cohort import generate_cohort, load_cohort
 
     if not sim:
@@ -55,7 +59,7 @@ def pump_command(
             raise _fail(f"no parent {parent_id!r} in the cohort (first ids: {', '.join(ids[:5])})")
         index = ids.index(parent_id)
     parent = cohort.parents[index]
-    pump = SimPump(parent, seed=cohort.session_seed(index))
+    pump = SafePump(SimPump(parent, seed=cohort.session_seed(index)))
     session = PumpSession(pump)
     wall_start = time.monotonic()
     keys = _KeyReader()
@@ -91,11 +95,13 @@ def pump_command(
         )
 
     with (
+        _stopped_by_signals(),
         pump,
         keys,
         Live(render(session.snapshot()), console=_common.console, auto_refresh=False) as live,
     ):
         session.start()
+        _common.console.print("The session has started: Ctrl-C stops the pump safely.")
         paused = False
         ticks = 0
         while not session.finished:
@@ -118,8 +124,44 @@ def pump_command(
                     if ahead_s > 0:
                         time.sleep(ahead_s)
                 live.update(render(snap), refresh=True)
+    _say_safe(pump)
+    if not session.finished:
+        _common.console.print("Stopped before the session ended: nothing was recorded.")
+        return
     record = session.record()
     _common.console.print_json(data=record.to_dict())
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl-C is: the pump is left safe on the way out."""
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM ends the session as Ctrl-C does, so that the pump is closed on the way out
+    (the default would end the process where it stands)."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except KeyboardInterrupt:
+        _common.console.print("stopped")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _say_safe(pump: Any) -> None:
+    """Say how the pump was left: the last line a person (or a script) reads."""
+    problems = list(pump.problems)
+    if pump.closed and not problems:
+        _common.console.print("The pump is off: motors off, vents open.")
+    else:
+        _common.console.print(
+            "[bold red]The pump may not be off[/]: " + ("; ".join(problems) or "not closed")
+        )
 
 
 class _KeyReader:

@@ -102,7 +102,7 @@ def serve(
 
     tls = _check_tls(tls_cert, tls_key)
     _check_mqtt(mqtt)
-    with _listening(host, port) as (sock, url), _open_journal(db_url) as journal:
+    with _listening(host, port) as (sock, url), _open_journal(db_url, create=True) as journal:
         chosen: dict[str, object] = {}
         if proxy_headers is not None:
             chosen["proxy_headers"] = proxy_headers
@@ -240,7 +240,7 @@ def demo(
     from letdown.web.settings import Settings
 
     _check_mqtt(mqtt)
-    with _listening(host, port) as (sock, url), _open_journal(db_url) as journal:
+    with _listening(host, port) as (sock, url), _open_journal(db_url, create=True) as journal:
         settings = Settings(
             db=db_url,
             host=host,

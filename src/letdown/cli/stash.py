@@ -74,6 +74,15 @@ def stash_add(
             notes=notes,
         )
         _show_label(bag, desk)
+        if bag.expired(desk.now):
+            _common.err.print(
+                f"[red]warning:[/] bag {escape(bag.code)} is past its use-by "
+                f"({desk.show_time(bag.expiry.use_by)}, {escape(bag.expiry.rule)}): do not feed "
+                "it; discard it (`letdown stash discard "
+                f"{escape(bag.code)} --reason expired`)",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @app.command("move")
@@ -195,7 +204,15 @@ def stash_list(
             )
         _common.console.print(table)
         stored = [bag for bag in bags if bag.status == "stored"]
-        _say(f"{len(stored)} bags, {desk.show_amount(sum(b.remaining_ml for b in stored))}")
+        good = [bag for bag in stored if not bag.expired(desk.now)]
+        gone = [bag for bag in stored if bag.expired(desk.now)]
+        line = f"{len(good)} bags, {desk.show_amount(sum(b.remaining_ml for b in good))} still good"
+        if gone:
+            line += (
+                f"; {len(gone)} past use-by ({desk.show_amount(sum(b.remaining_ml for b in gone))}"
+                ", not counted)"
+            )
+        _say(line)
         for line in warnings:
             _say(line, markup=True)
 

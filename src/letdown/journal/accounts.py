@@ -104,6 +104,13 @@ class Identity:
     word: str = "breast"
     revision: int | None = None
     """The household's revision when this was read (see ``book.RecentCache``)."""
+    chosen: bool = False
+    """Chosen by the nursing parent to see what is theirs (``MemberView.sees_private``)."""
+    storage_rules: str = "cdc"
+
+    @property
+    def sees_private(self) -> bool:
+        return self.role is Role.NURSING_PARENT or self.chosen
 
     @property
     def can_write(self) -> bool:
@@ -425,6 +432,8 @@ _IDENTITY = select(
     schema.Household.units,
     schema.Household.word,
     schema.Household.revision,
+    schema.Member.sees_private,
+    schema.Household.storage_rules,
 ).join(schema.Household, schema.Household.id == schema.Member.household_id)
 """Who a member is, in plain columns: built once, so a request pays for no ORM objects."""
 
@@ -455,6 +464,8 @@ def _to_identity(
     units: str,
     word: str,
     revision: int,
+    chosen: bool,
+    storage_rules: str,
     csrf_token: str | None = None,
 ) -> Identity:
     return Identity(
@@ -468,4 +479,6 @@ def _to_identity(
         units,
         word,
         revision,
+        bool(chosen),
+        storage_rules,
     )

@@ -15,18 +15,19 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Select, func, select, update
+from sqlalchemy import Engine, Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from letdown.errors import InvalidEntryError, JournalError, NotFoundError, StashRuleError
 from letdown.journal import db, schema
+from letdown.journal.plausible import birth_date_problem
 from letdown.journal.records import (
     KINDS,
     LABEL_ROUNDING_ML,
@@ -38,7 +39,9 @@ from letdown.journal.records import (
     HouseholdInfo,
     Location,
     MemberInfo,
+    NurseFeed,
     PregnancyInfo,
+    PumpSession,
     Record,
     Role,
     Units,
@@ -50,10 +53,12 @@ from letdown.journal.records import (
 from letdown.journal.stash import (
     LEFTOVER_LIMIT,
     Expiry,
+    RuleSet,
     Stay,
     check_move,
     expiry,
     leftover_use_by,
+    rule_set,
 )
 
 VOLUME_SLACK_ML = LABEL_ROUNDING_ML
@@ -79,6 +84,8 @@ class HouseholdView:
     time_zone: str
     units: Units
     word: Word
+    storage_rules: str = "cdc"
+    """The milk-storage rule set every bag is judged by (``stash.RULE_SETS``)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,14 @@ class MemberView:
     id: int
     name: str
     role: Role
+    chosen: bool = False
+    """Chosen by the nursing parent to see what is theirs (see ``sees_private``)."""
+
+    @property
+    def sees_private(self) -> bool:
+        """Symptoms, pain, care, pregnancy and red flags: the nursing parent's own, shown
+        to the members they choose."""
+        return self.role is Role.NURSING_PARENT or self.chosen
 
 
 @dataclass(frozen=True)
@@ -161,6 +176,8 @@ class Summary:
     until: datetime
     pump_sessions: int = 0
     pumped_ml: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIDE_NAMES, 0.0))
+    pumped_unsided_ml: float = 0.0
+    """Sessions that kept only their total (an import from Baby Buddy): no side's."""
     nurse_feeds: int = 0
     nursed_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIDE_NAMES, 0.0))
     bottles: int = 0
@@ -176,7 +193,7 @@ class Summary:
 
     @property
     def pumped_total_ml(self) -> float:
-        return sum(self.pumped_ml.values())
+        return sum(self.pumped_ml.values()) + self.pumped_unsided_ml
 
 
 RECENT_SPAN = timedelta(days=32)
@@ -201,6 +218,7 @@ class RecentLine:
     entered_at: datetime
     updated_by: str
     updated_at: datetime
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -298,7 +316,26 @@ _LINE_COLUMNS = (
     schema.Entry.entered_at,
     schema.Entry.updated_by,
     schema.Entry.updated_at,
+    schema.Entry.shared,
 )
+
+PRIVATE_KINDS = frozenset({"symptom", "care"})
+"""Entries that are the nursing parent's own: hidden (404) from members not chosen, unless
+the parent shared that entry. Pain written on a feed or a pump session is hidden too."""
+
+
+def private_entry(kind: str, shared: bool) -> bool:
+    return kind in PRIVATE_KINDS and not shared
+
+
+def without_pain(record: Record) -> Record:
+    """A feed or pump session without its pain ratings (what a member not chosen sees)."""
+    if not isinstance(record, NurseFeed | PumpSession):
+        return record
+    if all(side.pain is None for side in record.sides.values()):
+        return record
+    sides = {name: side.model_copy(update={"pain": None}) for name, side in record.sides.items()}
+    return record.model_copy(update={"sides": sides})
 
 
 def touch(session: Session, household_id: int) -> None:
@@ -317,18 +354,21 @@ def touch(session: Session, household_id: int) -> None:
 class Journal:
     """An open journal database. Closing it releases its connections."""
 
-    def __init__(self, engine: Engine) -> None:
-        db.check(engine)
+    def __init__(self, engine: Engine, *, create: bool = True) -> None:
+        db.check(engine, create=create)
         self.engine = engine
         self.recent = RecentCache()
         """What the web app's books share (others do not use it)."""
 
     @classmethod
-    def open(cls, url: str | None = None) -> Journal:
-        """Open the journal at ``url`` (default: ``LETDOWN_DB`` or the user's data folder)."""
-        engine = db.make_engine(url)
+    def open(cls, url: str | None = None, *, create: bool = True) -> Journal:
+        """Open the journal at ``url`` (default: ``LETDOWN_DB`` or the user's data folder).
+
+        Without ``create``, a database that holds no journal is refused (``NoJournalError``).
+        """
+        engine = db.make_engine(url, create=create)
         try:
-            return cls(engine)
+            return cls(engine, create=create)
         except BaseException:
             engine.dispose()
             raise
@@ -394,6 +434,7 @@ def add_household(
         time_zone=info.time_zone,
         units=info.units.value,
         word=info.word.value,
+        storage_rules=info.storage_rules,
         created_at=now,
     )
     session.add(household)
@@ -407,11 +448,13 @@ def add_household(
 
 
 def _household_view(row: schema.Household) -> HouseholdView:
-    return HouseholdView(row.id, row.name, row.time_zone, Units(row.units), Word(row.word))
+    return HouseholdView(
+        row.id, row.name, row.time_zone, Units(row.units), Word(row.word), row.storage_rules
+    )
 
 
 def _member_view(row: schema.Member) -> MemberView:
-    return MemberView(row.id, row.name, Role(row.role))
+    return MemberView(row.id, row.name, Role(row.role), bool(row.sees_private))
 
 
 class Book:
@@ -442,6 +485,12 @@ class Book:
             if row is None:
                 raise NotFoundError(f"no member named {name!r} in {self.household.name}")
             return Book(self.engine, self.household, _member_view(row))
+
+    def as_nursing_parent(self) -> Book:
+        """The same household read as its nursing parent sees it (for insights that are
+        then shown to each member as they may see them); it cannot write."""
+        reader = MemberView(self.member.id, self.member.name, Role.NURSING_PARENT)
+        return _ReadOnlyBook(self.engine, self.household, reader)
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
@@ -488,6 +537,43 @@ class Book:
             row.role = role.value
             return _member_view(row)
 
+    @property
+    def _rules(self) -> RuleSet:
+        return rule_set(self.household.storage_rules)
+
+    def set_storage_rules(self, key: str) -> HouseholdView:
+        """Follow another milk-storage rule set: every bag is judged by it from now on."""
+        rule_set(key)
+        with self.writing() as session:
+            row = session.get(schema.Household, self.household.id)
+            if row is None:
+                raise NotFoundError(f"no household named {self.household.name!r}")
+            row.storage_rules = key
+            self.household = _household_view(row)
+            return self.household
+
+    def choose(self, name: str, sees_private: bool) -> MemberView:
+        """The nursing parent lets a member see (or no longer see) what is theirs."""
+        if self.member.role is not Role.NURSING_PARENT:
+            raise NotAllowedError("only the nursing parent chooses who sees what is theirs")
+        with self.writing() as session:
+            row = session.scalar(
+                select(schema.Member).filter_by(household_id=self.household.id, name=name)
+            )
+            if row is None:
+                raise NotFoundError(f"no member named {name!r} in {self.household.name}")
+            row.sees_private = sees_private
+            return _member_view(row)
+
+    def share(self, ref: int | str, shared: bool) -> StoredEntry:
+        """The nursing parent shows one private entry (a symptom, care) to every member."""
+        with self.writing() as session:
+            row = self._entry(session, ref, lock=True)  # 404 first: a hidden entry stays so
+            if self.member.role is not Role.NURSING_PARENT:
+                raise NotAllowedError("only the nursing parent shares what is theirs")
+            row.shared = shared
+            return self._view(session, row)
+
     def members(self) -> list[MemberView]:
         with self._read() as session:
             rows = session.scalars(
@@ -496,6 +582,7 @@ class Book:
             return [_member_view(row) for row in rows]
 
     def add_child(self, info: ChildInfo) -> ChildInfo:
+        _check_birth(info)
         with self.writing() as session:
             session.add(
                 schema.Child(
@@ -504,6 +591,45 @@ class Book:
             )
             _flush_unique(session, f"a child named {info.name!r} exists already")
             return info
+
+    def edit_child(self, name: str, info: ChildInfo) -> ChildInfo:
+        """Correct a child's name or birth date; entries follow a new name."""
+        _check_birth(info)
+        with self.writing() as session:
+            row = self._child_row(session, name)
+            if info.name != row.name:
+                for entry in session.scalars(select(schema.Entry).filter_by(child_id=row.id)):
+                    entry.data = {**entry.data, "child": info.name}
+            row.name = info.name
+            row.birth_date = info.birth_date
+            _flush_unique(session, f"a child named {info.name!r} exists already")
+            return info
+
+    def remove_child(self, name: str) -> None:
+        """Remove a child added by mistake: only one with no entries (those would be lost)."""
+        with self.writing() as session:
+            row = self._child_row(session, name)
+            count = session.scalar(
+                select(func.count())
+                .select_from(schema.Entry)
+                .filter_by(child_id=row.id, deleted_at=None)
+            )
+            if count:
+                raise InvalidEntryError(
+                    f"{name} has {count} entries: rename the child instead, or delete the "
+                    "entries first"
+                )
+            session.execute(update(schema.Entry).filter_by(child_id=row.id).values(child_id=None))
+            session.delete(row)
+
+    def _child_row(self, session: Session, name: str) -> schema.Child:
+        row = session.scalar(
+            select(schema.Child).filter_by(household_id=self.household.id, name=name)
+        )
+        if row is None:
+            known = ", ".join(child.name for child in self.children()) or "none yet"
+            raise NotFoundError(f"no child named {name!r} (children: {known})")
+        return row
 
     def children(self) -> list[ChildInfo]:
         with self._read() as session:
@@ -526,6 +652,9 @@ class Book:
             return info
 
     def pregnancies(self) -> list[PregnancyInfo]:
+        """The household's pregnancies: the nursing parent's own (empty for others)."""
+        if not self.member.sees_private:
+            return []
         with self._read() as session:
             rows = session.scalars(
                 select(schema.Pregnancy)
@@ -582,6 +711,8 @@ class Book:
         with self.writing() as session:
             row = self._entry(session, ref, lock=True)
             record = parse_record({**row.data, **changes})
+            if not self.member.sees_private:
+                record = _keep_pain(record, parse_record(row.data))
             # Only a change of bags or time redraws the stash: a bottle's notes stay
             # editable after one of its bags has been used up or discarded.
             redraw = _draws(record) != _draws(parse_record(row.data))
@@ -622,8 +753,15 @@ class Book:
                 .filter(schema.Revision.entry_id == row.id)
                 .order_by(schema.Revision.version)
             )
+            hide = not self.member.sees_private
             return [
-                RevisionView(rev.version, rev.action, parse_record(rev.data), name, rev.changed_at)
+                RevisionView(
+                    rev.version,
+                    rev.action,
+                    without_pain(parse_record(rev.data)) if hide else parse_record(rev.data),
+                    name,
+                    rev.changed_at,
+                )
                 for rev, name in rows
             ]
 
@@ -644,14 +782,16 @@ class Book:
         if recent is None:
             with self._read() as session:
                 return self._history(session, since, until, wanted, limit)
+        sees = self.member.sees_private
         lines = [
             line
             for line in recent.lines
             if (since is None or line.start_at >= since)
             and (until is None or line.start_at < until)
             and (wanted is None or line.kind in wanted)
+            and (sees or not private_entry(line.kind, line.shared))
         ]
-        found = [recent.entry(line) for line in lines[:limit]]
+        found = [self._shown(recent.entry(line)) for line in lines[:limit]]
         if since is not None or limit is None or len(found) >= limit:
             return found
         # Fewer than ``limit`` in the copy: the rest are older than it. (An entry moved
@@ -679,12 +819,16 @@ class Book:
             query = query.filter(schema.Entry.start_at < until)
         if kinds is not None:
             query = query.filter(schema.Entry.kind.in_(kinds))
+        if not self.member.sees_private:
+            query = query.filter(
+                or_(schema.Entry.kind.not_in(PRIVATE_KINDS), schema.Entry.shared.is_(True))
+            )
         query = query.order_by(schema.Entry.start_at.desc(), schema.Entry.id.desc())
         if limit is not None:
             query = query.limit(limit)
         rows = list(session.scalars(query))
         names = self._member_names(session)
-        return [_entry_view(row, names) for row in rows]
+        return [self._shown(_entry_view(row, names)) for row in rows]
 
     def summary(self, since: datetime, until: datetime | None = None) -> Summary:
         """Totals per side and per kind over a span (the 24-hour and 7-day views)."""
@@ -697,10 +841,15 @@ class Book:
             return _summarize(
                 since,
                 until,
-                ((line.kind, line.data) for line in recent.lines if since <= line.start_at < until),
+                (
+                    (line.kind, line.data, line.shared)
+                    for line in recent.lines
+                    if since <= line.start_at < until
+                ),
+                private=self.member.sees_private,
             )
         query = (
-            select(schema.Entry.kind, schema.Entry.data)
+            select(schema.Entry.kind, schema.Entry.data, schema.Entry.shared)
             .filter(
                 schema.Entry.household_id == self.household.id,
                 schema.Entry.deleted_at.is_(None),
@@ -711,7 +860,12 @@ class Book:
         )
         with self._read() as session:
             rows = session.execute(query).all()
-        return _summarize(since, until, ((kind, data) for kind, data in rows))
+        return _summarize(
+            since,
+            until,
+            ((kind, data, shared) for kind, data, shared in rows),
+            private=self.member.sees_private,
+        )
 
     def _recent(self, since: datetime | None) -> Recent | None:
         """The process's copy of the last weeks, if this book may answer a read from it.
@@ -776,6 +930,7 @@ class Book:
                     entered_at=row.entered_at,
                     updated_by=names.get(row.updated_by, "?"),
                     updated_at=row.updated_at,
+                    shared=row.shared,
                 )
                 for row in rows
             ),
@@ -960,7 +1115,11 @@ class Book:
         if lock:
             query = _locked(query)
         row = session.scalar(query)
-        if row is None or (row.deleted_at is not None and not deleted):
+        if (
+            row is None
+            or (row.deleted_at is not None and not deleted)
+            or (private_entry(row.kind, row.shared) and not self.member.sees_private)
+        ):
             raise NotFoundError(f"no entry {ref} in {self.household.name}")
         return row
 
@@ -1000,7 +1159,14 @@ class Book:
         return {member_id: name for member_id, name in rows}  # noqa: C416 (a Result has keys())
 
     def _view(self, session: Session, row: schema.Entry) -> StoredEntry:
-        return _entry_view(row, self._member_names(session))
+        return self._shown(_entry_view(row, self._member_names(session)))
+
+    def _shown(self, entry: StoredEntry) -> StoredEntry:
+        """The entry as this member may see it (pain taken off for a member not chosen)."""
+        if self.member.sees_private:
+            return entry
+        record = without_pain(entry.record)
+        return entry if record is entry.record else replace(entry, record=record)
 
     def _bag(self, session: Session, code: str, *, open_only: bool = False) -> schema.Bag:
         """The bag; an open one (``open_only``) is about to change, so it is locked."""
@@ -1080,7 +1246,7 @@ class Book:
                 location=Location(bag.location),
                 status=bag.status,
                 stays=tuple(stays[bag.id]),
-                expiry=expiry(bag.expressed_at, stays[bag.id]),
+                expiry=expiry(bag.expressed_at, stays[bag.id], self._rules),
                 sources=tuple(sources[bag.id]),
                 closed_at=bag.closed_at,
                 reason=bag.reason,
@@ -1101,7 +1267,7 @@ class Book:
             stays = [stay for stay in self._stays(session, bag) if stay.since <= at]
             if not stays:
                 raise InvalidEntryError(f"bag {bag.code} was not stored yet at the bottle's time")
-            then = expiry(bag.expressed_at, stays)
+            then = expiry(bag.expressed_at, stays, self._rules)
             if at >= then.use_by:
                 raise StashRuleError(
                     f"bag {bag.code} expired at {then.use_by.isoformat()} ({then.rule}): discard it"
@@ -1175,28 +1341,37 @@ def _kinds(kinds: Iterable[str] | None) -> list[str] | None:
 
 
 def _summarize(
-    since: datetime, until: datetime, rows: Iterable[tuple[str, dict[str, Any]]]
+    since: datetime,
+    until: datetime,
+    rows: Iterable[tuple[str, dict[str, Any], bool]],
+    *,
+    private: bool = True,
 ) -> Summary:
+    """Totals; without ``private`` (a member not chosen) no pain, symptom or care counts."""
     counts = dict.fromkeys(KINDS, 0)
     pumped_ml: dict[str, float] = dict.fromkeys(SIDE_NAMES, 0.0)
+    pumped_unsided_ml = 0.0
     nursed_s: dict[str, float] = dict.fromkeys(SIDE_NAMES, 0.0)
     bottle_ml = dict.fromkeys((content.value for content in BottleContent), 0.0)
     pains: dict[str, list[int]] = {side: [] for side in SIDE_NAMES}
     fevers_c: list[float] = []
-    for kind, data in rows:
+    for kind, data, shared in rows:
+        if not private and private_entry(kind, shared):
+            continue
         counts[kind] += 1
         sides = data.get("sides", {})
         if kind == "pump":
             for side, pumped in sides.items():
                 pumped_ml[side] += pumped["volume_ml"]
+            pumped_unsided_ml += data.get("total_ml") or 0.0
         elif kind == "nurse":
             for side, nursed in sides.items():
                 nursed_s[side] += nursed["duration_s"]
         elif kind == "bottle":
-            bottle_ml[data["content"]] += data["amount_ml"]
+            bottle_ml[data["content"]] += data.get("amount_ml") or 0.0
         elif kind == "symptom" and data.get("fever_c") is not None:
             fevers_c.append(data["fever_c"])
-        if kind in ("nurse", "pump", "symptom"):
+        if kind in ("nurse", "pump", "symptom") and (private or kind == "symptom"):
             for side, felt in sides.items():
                 if felt.get("pain") is not None:
                     pains[side].append(felt["pain"])
@@ -1205,6 +1380,7 @@ def _summarize(
         until=until,
         pump_sessions=counts["pump"],
         pumped_ml=pumped_ml,
+        pumped_unsided_ml=pumped_unsided_ml,
         nurse_feeds=counts["nurse"],
         nursed_s=nursed_s,
         bottles=counts["bottle"],
@@ -1214,6 +1390,27 @@ def _summarize(
         worst_pain={side: max(pains[side], default=None) for side in SIDE_NAMES},
         highest_fever_c=max(fevers_c, default=None),
     )
+
+
+def _keep_pain(record: Record, before: Record) -> Record:
+    """An edit by a member who never saw the pain ratings keeps them as they were."""
+    if not isinstance(record, NurseFeed | PumpSession) or not isinstance(
+        before, NurseFeed | PumpSession
+    ):
+        return record
+    sides = {
+        name: side.model_copy(update={"pain": before.sides[name].pain})
+        if side.pain is None and name in before.sides
+        else side
+        for name, side in record.sides.items()
+    }
+    return record.model_copy(update={"sides": sides})
+
+
+def _check_birth(info: ChildInfo) -> None:
+    problem = birth_date_problem(info.birth_date, now_utc().date())
+    if problem is not None:
+        raise InvalidEntryError(f"birth date: {problem}", fields={"birth_date": problem})
 
 
 def _aware(name: str, value: datetime) -> datetime:
@@ -1248,3 +1445,12 @@ def _flush_unique(session: Session, message: str) -> None:
         session.flush()
     except IntegrityError as exc:
         raise InvalidEntryError(message) from exc
+
+
+class _ReadOnlyBook(Book):
+    """A book that reads as someone else would and refuses every write."""
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        raise NotAllowedError("this view of the journal only reads")
+        yield  # pragma: no cover

@@ -47,8 +47,22 @@ def default_url() -> str:
     return f"sqlite:///{folder / 'letdown.sqlite'}"
 
 
-def make_engine(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default: ``default_url()``), with SQLite made safe."""
+NO_JOURNAL_HINT = (
+    "create one with `letdown household init --name NAME --member NAME` (same --db), "
+    "or start `letdown serve` and set it up in the browser"
+)
+
+
+class NoJournalError(JournalError, FileNotFoundError):
+    """The database holds no journal, and this command may not create one."""
+
+
+def make_engine(url: str | None = None, *, create: bool = True) -> Engine:
+    """An engine for ``url`` (default: ``default_url()``), with SQLite made safe.
+
+    Without ``create``, a SQLite file that does not exist is refused before anything
+    (folders included) is made: a mistyped path must not become a new, empty journal.
+    """
     url = url or default_url()
     try:
         parsed = make_url(url)
@@ -60,7 +74,10 @@ def make_engine(url: str | None = None) -> Engine:
             # Each connection would open its own empty database (one per transaction).
             raise JournalError(f"{url!r} is in memory and would forget every entry: use a file")
         if not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(database).expanduser()
+            if not create and not path.is_file():
+                raise NoJournalError(f"no letdown journal at {path}: {NO_JOURNAL_HINT}")
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed)
         _make_sqlite_safe(engine)
         return engine
@@ -150,8 +167,8 @@ def upgrade(engine: Engine) -> str:
     return head_revision()
 
 
-def check(engine: Engine) -> None:
-    """Create a new database; refuse one that is behind or ahead of this release.
+def check(engine: Engine, *, create: bool = True) -> None:
+    """Create a new database (if ``create``); refuse one behind or ahead of this release.
 
     Reading the version and creating the schema are one transaction, so two members
     opening a new journal at once do not both create it.
@@ -166,6 +183,9 @@ def check(engine: Engine) -> None:
                         "this database has tables but no letdown schema version: "
                         "it is not a letdown journal"
                     )
+                if not create:
+                    where = engine.url.render_as_string(hide_password=True)
+                    raise NoJournalError(f"no letdown journal in {where}: {NO_JOURNAL_HINT}")
                 command.upgrade(_config(connection), "head")
                 return
     except DBAPIError as exc:

@@ -8,6 +8,8 @@ changed it, its version and every revision; every stash bag with what happened t
 children), never by database id, so the file moves between databases: export, import
 into a new journal and export again gives the same file but for ``exported_at``.
 
+The formats live beside this module: ``exchange_rows`` (the items any file holds),
+``exchange_json`` and ``exchange_csv``; this one checks a file as a whole and writes it.
 JSON is one document (``FORMAT``, ``FORMAT_VERSION``). CSV is one file a spreadsheet
 opens: one row per item, the first column says what it is (``ROW_TYPES``); a record's
 fields are spread over dotted columns (``sides.left.volume_ml``) and its lists are JSON
@@ -23,38 +25,63 @@ entries and bags by uid) and reports, one line each, what it left out.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from enum import Enum
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, TextIO, TypeVar, get_args, get_origin
+from typing import Literal, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from letdown.errors import InvalidEntryError, NotFoundError
 from letdown.journal import schema
-from letdown.journal.book import Book, Journal, NotAllowedError, touch
+from letdown.journal.book import (
+    Book,
+    Journal,
+    NotAllowedError,
+    private_entry,
+    touch,
+    without_pain,
+)
+from letdown.journal.exchange_csv import (
+    COLUMNS,
+    RECORD_COLUMNS,
+    _read_csv,
+    _write_csv,
+)
+from letdown.journal.exchange_json import (
+    _read_json,
+    _write_json,
+)
+from letdown.journal.exchange_rows import (
+    FORMAT,
+    FORMAT_VERSION,
+    ROW_TYPES,
+    BagEventRow,
+    BagRow,
+    BagSourceRow,
+    EntryRow,
+    HouseholdRow,
+    MemberRow,
+    PregnancyRow,
+    RevisionRow,
+    RowType,
+    _iso,
+    _Item,
+    _plain,
+    _Raw,
+    load_json,
+    read_utf8,
+)
 from letdown.journal.records import (
-    KINDS,
-    MAX_VOLUME_ML,
     BottleFeed,
     ChildInfo,
-    HouseholdInfo,
-    Location,
-    MemberInfo,
-    PregnancyInfo,
     Record,
     Role,
-    UtcTime,
-    VolumeMl,
     now_utc,
     parse_record,
     validate,
@@ -64,226 +91,29 @@ __all__ = [
     "COLUMNS",
     "FORMAT",
     "FORMAT_VERSION",
+    "RECORD_COLUMNS",
     "ROW_TYPES",
+    "EntryRow",
     "ImportReport",
+    "RevisionRow",
+    "add_entry_row",
+    "existing_uids",
     "import_file",
+    "load_json",
+    "read_utf8",
     "write_export",
 ]
 
-FORMAT = "letdown-journal"
-FORMAT_VERSION = 1
-
-RowType = Literal[
-    "household",
-    "member",
-    "child",
-    "pregnancy",
-    "entry",
-    "revision",
-    "bag",
-    "bag_event",
-    "bag_source",
-]
-ROW_TYPES: tuple[RowType, ...] = get_args(RowType)
-
-JSON_LISTS: dict[RowType, str] = {
-    "member": "members",
-    "child": "children",
-    "pregnancy": "pregnancies",
-    "entry": "entries",
-    "revision": "revisions",
-    "bag": "bags",
-    "bag_event": "bag_events",
-    "bag_source": "bag_sources",
-}
-"""Where each kind of item lives in the JSON document (the household is one object)."""
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-"""A text cell starting so is written behind an apostrophe (OWASP's CSV injection advice)."""
 
 QUERY_CHUNK = 500
 """Uids asked about per query: well under any database's limit on parameters."""
 
+
 _M = TypeVar("_M", bound=BaseModel)
+
+
 _T = TypeVar("_T", schema.Member, schema.Child, schema.Pregnancy, schema.Entry, schema.Bag)
 
-
-# --- what the file holds besides records -------------------------------------------------
-
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-Uid = Annotated[str, Field(min_length=1, max_length=36)]
-Version = Annotated[int, Field(ge=1)]
-
-
-def _bag_code(code: str) -> str:
-    code = code.strip().upper()
-    if not code:
-        raise ValueError("a bag needs its label code")
-    return code
-
-
-class _Row(BaseModel):
-    """Text is kept exactly as written (no stripping), so a round trip changes nothing."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class HouseholdRow(HouseholdInfo):
-    created_at: UtcTime
-
-
-class MemberRow(MemberInfo):
-    created_at: UtcTime
-
-
-class PregnancyRow(PregnancyInfo):
-    entered_by: Name
-    entered_at: UtcTime
-
-
-class EntryRow(_Row):
-    """An entry's bookkeeping; its record travels beside it."""
-
-    uid: Uid
-    version: Version
-    entered_by: Name
-    entered_at: UtcTime
-    updated_by: Name
-    updated_at: UtcTime
-    deleted_at: UtcTime | None = None
-
-
-class RevisionRow(_Row):
-    entry: Uid
-    version: Version
-    action: Literal["created", "edited", "deleted"]
-    changed_by: Name
-    changed_at: UtcTime
-
-
-class BagRow(_Row):
-    uid: Uid
-    code: Annotated[str, Field(max_length=20), AfterValidator(_bag_code)]
-    volume_ml: Annotated[float, Field(gt=0, le=MAX_VOLUME_ML, allow_inf_nan=False)]
-    remaining_ml: VolumeMl
-    expressed_at: UtcTime
-    location: Location
-    status: Literal["stored", "used", "discarded"]
-    closed_at: UtcTime | None = None
-    reason: str = ""
-    notes: str = ""
-    entered_by: Name
-    entered_at: UtcTime
-
-
-class BagEventRow(_Row):
-    bag: Uid
-    at: UtcTime
-    action: Literal["stored", "moved", "used", "discarded"]
-    location: Location | None = None
-    volume_ml: VolumeMl | None = None
-    entry: Uid | None = None
-    reason: str = ""
-    member: Name
-
-    @model_validator(mode="after")
-    def _says_enough(self) -> Self:
-        if self.action in ("stored", "moved") and self.location is None:
-            raise ValueError(f"location: a bag {self.action} is put somewhere")
-        if self.action == "used" and (self.entry is None or self.volume_ml is None):
-            raise ValueError("a bag used names its bottle (entry) and how much (volume_ml)")
-        return self
-
-
-class BagSourceRow(_Row):
-    bag: Uid
-    entry: Uid
-
-
-ROW_MODELS: dict[RowType, type[BaseModel]] = {
-    "household": HouseholdRow,
-    "member": MemberRow,
-    "child": ChildInfo,
-    "pregnancy": PregnancyRow,
-    "entry": EntryRow,
-    "revision": RevisionRow,
-    "bag": BagRow,
-    "bag_event": BagEventRow,
-    "bag_source": BagSourceRow,
-}
-WITH_RECORD: frozenset[RowType] = frozenset({"entry", "revision"})
-HEADER_FIELDS = ("format", "format_version", "exported_at")
-
-
-# --- CSV columns, derived from the record kinds --------------------------------------------
-
-
-def _record_layout() -> tuple[tuple[str, ...], frozenset[str]]:
-    """Every record field as a CSV column, and which of them hold a list (JSON text).
-
-    A field that is a mapping of sides to a model is spread over ``field.side.subfield``
-    columns, left side first.
-    """
-    order: list[str] = []
-    keys: dict[str, tuple[str, ...]] = {}
-    subfields: dict[str, list[str]] = {}
-    lists: set[str] = set()
-    for model in KINDS.values():
-        for name, info in model.model_fields.items():
-            if name not in order:
-                order.append(name)
-            annotation = info.annotation
-            origin = get_origin(annotation)
-            if origin is dict:
-                key_type, value_type = get_args(annotation)
-                if not (isinstance(value_type, type) and issubclass(value_type, BaseModel)):
-                    raise TypeError(f"{model.__name__}.{name}: a mapping to plain values")
-                keys[name] = tuple(str(key) for key in get_args(key_type))
-                known = subfields.setdefault(name, [])
-                known.extend(sub for sub in value_type.model_fields if sub not in known)
-            elif origin in (tuple, list):
-                lists.add(name)
-    columns: list[str] = []
-    for name in order:
-        if name in subfields:
-            columns.extend(f"{name}.{key}.{sub}" for key in keys[name] for sub in subfields[name])
-        else:
-            columns.append(name)
-    return tuple(columns), frozenset(lists)
-
-
-RECORD_COLUMNS, LIST_COLUMNS = _record_layout()
-
-_LEADING = "type format format_version exported_at name role time_zone units word birth_date"
-_LEADING += " due_date uid entry bag version action code kind"
-_TRAILING = "volume_ml remaining_ml expressed_at location status closed_at at reason notes member"
-_TRAILING += " entered_by entered_at updated_by updated_at changed_by changed_at deleted_at"
-_TRAILING += " created_at"
-
-
-def _columns() -> tuple[str, ...]:
-    """The CSV header: people's columns first, records' in the middle, bookkeeping last."""
-    leading, trailing = _LEADING.split(), _TRAILING.split()
-    middle = [column for column in RECORD_COLUMNS if column not in {*leading, *trailing}]
-    columns = [*leading, *middle, *trailing]
-    for model in ROW_MODELS.values():
-        columns.extend(name for name in model.model_fields if name not in columns)
-    return tuple(columns)
-
-
-COLUMNS = _columns()
-
-TYPE_COLUMNS: dict[RowType, frozenset[str]] = {
-    kind: frozenset(
-        {"type", *model.model_fields}
-        | (set(RECORD_COLUMNS) if kind in WITH_RECORD else set())
-        | (set(HEADER_FIELDS) if kind == "household" else set())
-    )
-    for kind, model in ROW_MODELS.items()
-}
-
-
-# --- the report --------------------------------------------------------------------------
 
 _LABELS: dict[str, tuple[str, str]] = {
     "household": ("household", "households"),
@@ -330,18 +160,6 @@ class ImportReport:
         return lines
 
 
-# --- export ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One thing of the file, its values plain (text, numbers, None, lists, dicts)."""
-
-    type: RowType
-    values: dict[str, Any]
-    record: dict[str, Any] | None = None
-
-
 def write_export(book: Book, fmt: Literal["json", "csv"], out: TextIO) -> int:
     """Write the book's whole household to ``out``; returns how many items were written.
 
@@ -377,6 +195,7 @@ def _export_items(book: Book) -> list[_Item]:
                     time_zone=household.time_zone,
                     units=household.units,
                     word=household.word,
+                    storage_rules=household.storage_rules,
                     created_at=household.created_at,
                 ),
             )
@@ -384,9 +203,16 @@ def _export_items(book: Book) -> list[_Item]:
         members = _rows(session, schema.Member, schema.Member.household_id == household.id)
         names = {member.id: member.name for member in members}
         items += [
-            _item("member", MemberRow(name=m.name, role=m.role, created_at=m.created_at))
+            _item(
+                "member",
+                MemberRow(
+                    name=m.name, role=m.role, created_at=m.created_at, sees_private=m.sees_private
+                ),
+            )
             for m in members
         ]
+        # What is the nursing parent's own leaves the file with them and those they chose.
+        sees = book.member.sees_private
         children = _rows(session, schema.Child, schema.Child.household_id == household.id)
         items += [_item("child", ChildInfo(name=c.name, birth_date=c.birth_date)) for c in children]
         pregnancies = _rows(
@@ -403,9 +229,15 @@ def _export_items(book: Book) -> list[_Item]:
                 ),
             )
             for p in pregnancies
+            if sees
         ]
-        entries = _rows(session, schema.Entry, schema.Entry.household_id == household.id)
+        entries = [
+            e
+            for e in _rows(session, schema.Entry, schema.Entry.household_id == household.id)
+            if sees or not private_entry(e.kind, e.shared)
+        ]
         uids = {entry.id: entry.uid for entry in entries}
+        shown = (lambda record: record) if sees else without_pain
         items += [
             _item(
                 "entry",
@@ -417,8 +249,9 @@ def _export_items(book: Book) -> list[_Item]:
                     updated_by=names[e.updated_by],
                     updated_at=e.updated_at,
                     deleted_at=e.deleted_at,
+                    shared=e.shared,
                 ),
-                parse_record(e.data),
+                shown(parse_record(e.data)),
             )
             for e in entries
         ]
@@ -438,9 +271,10 @@ def _export_items(book: Book) -> list[_Item]:
                     changed_by=names[r.changed_by],
                     changed_at=r.changed_at,
                 ),
-                parse_record(r.data),
+                shown(parse_record(r.data)),
             )
             for r in revisions
+            if r.entry_id in uids
         ]
         bags = _rows(session, schema.Bag, schema.Bag.household_id == household.id)
         bag_uids = {bag.id: bag.uid for bag in bags}
@@ -510,274 +344,6 @@ def _item(kind: RowType, row: BaseModel, record: Record | None = None) -> _Item:
         _plain(row.model_dump()),
         None if record is None else _plain(record.model_dump()),
     )
-
-
-def _plain(value: Any) -> Any:
-    """Python values as JSON holds them; times in UTC with their offset written."""
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {key: _plain(inner) for key, inner in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(inner) for inner in value]
-    return value
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat()
-
-
-def _write_json(header: dict[str, Any], items: Sequence[_Item], out: TextIO) -> None:
-    document: dict[str, Any] = {**header, "household": None}
-    document.update({key: [] for key in JSON_LISTS.values()})
-    for item in items:
-        values = item.values if item.record is None else {**item.values, "record": item.record}
-        if item.type == "household":
-            document["household"] = values
-        else:
-            document[JSON_LISTS[item.type]].append(values)
-    json.dump(document, out, ensure_ascii=False, indent=1, allow_nan=False)
-    out.write("\n")
-
-
-def _write_csv(header: dict[str, Any], items: Sequence[_Item], out: TextIO) -> None:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
-    out.write("\ufeff")
-    writer.writeheader()
-    for item in items:
-        values = {**header, **item.values} if item.type == "household" else item.values
-        cells = {"type": item.type} | {key: _cell(value) for key, value in values.items()}
-        if item.record is not None:
-            cells.update(_flatten(item.record))
-        writer.writerow(cells)
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    cells: dict[str, str] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            cells.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            cells[f"{prefix}{key}"] = _cell(value)
-    return cells
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-    text = str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
-# --- reading a file ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Raw:
-    """An item as read, before validation, with where it was in the file."""
-
-    type: RowType
-    where: str
-    values: dict[str, Any]
-    record: dict[str, Any] | None = None
-
-
-def read_utf8(path: Path) -> str:
-    """A file's text, or an error a person can act on (missing, empty, not UTF-8)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidEntryError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidEntryError(
-            f"{path.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
-            f"{exc.start}): save it as UTF-8"
-        ) from None
-    if not text.strip():
-        raise InvalidEntryError(f"{path.name} is empty")
-    return text
-
-
-def load_json(text: str) -> Any:
-    """A file's JSON, or where it breaks (what a cut-short download or a bad edit gives)."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidEntryError(
-            f"not complete JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): "
-            "the file is damaged or cut short"
-        ) from None
-
-
-def _check_format(values: dict[str, Any], where: str) -> None:
-    found = values.get("format")
-    if found != FORMAT:
-        raise InvalidEntryError(
-            f"{where}: format is {found!r}, not {FORMAT!r}: this is not a letdown journal export"
-        )
-    version = values.get("format_version")
-    if str(version) != str(FORMAT_VERSION) or isinstance(version, bool):
-        raise InvalidEntryError(
-            f"{where}: format_version {version!r} is not one this letdown reads "
-            f"({FORMAT_VERSION}): a newer letdown may have written it"
-        )
-
-
-def _label(base: str, kind: RowType, values: dict[str, Any]) -> str:
-    """Where an item is, with what identifies it when the file says."""
-    if kind == "entry" and values.get("uid"):
-        return f"{base} (entry {values['uid']})"
-    if kind == "revision" and values.get("entry"):
-        return f"{base} (revision {values.get('version')} of entry {values['entry']})"
-    if kind == "bag" and values.get("code"):
-        return f"{base} (bag {values['code']})"
-    return f"{base} ({kind.replace('_', ' ')})"
-
-
-_BABYBUDDY_HINT = "it looks like a Baby Buddy export: import it with `letdown import babybuddy`"
-
-
-def _read_json(text: str) -> list[_Raw]:
-    if text.startswith("type,"):
-        raise InvalidEntryError("this is a CSV export, not JSON: import it as csv")
-    document = load_json(text)
-    if not isinstance(document, dict):
-        raise InvalidEntryError("not a letdown journal export: the JSON is not one object")
-    if {"count", "results"} <= document.keys():
-        raise InvalidEntryError(f"not a letdown journal export: {_BABYBUDDY_HINT}")
-    _check_format(document, "the file")
-    unknown = sorted(set(document) - {*HEADER_FIELDS, "household", *JSON_LISTS.values()})
-    if unknown:
-        raise InvalidEntryError(f"the file: unknown key(s) {', '.join(map(repr, unknown))}")
-    raws: list[_Raw] = []
-    household = document.get("household")
-    if not isinstance(household, dict):
-        raise InvalidEntryError("household: missing or not an object")
-    raws.append(_Raw("household", "household", household))
-    for kind, key in JSON_LISTS.items():
-        found = document.get(key, [])
-        if not isinstance(found, list):
-            raise InvalidEntryError(f"{key}: not a list")
-        for index, values in enumerate(found):
-            if not isinstance(values, dict):
-                raise InvalidEntryError(f"{key}[{index}]: not an object")
-            where = _label(f"{key}[{index}]", kind, values)
-            if kind in WITH_RECORD:
-                values = dict(values)
-                record = values.pop("record", None)
-                if not isinstance(record, dict):
-                    raise InvalidEntryError(f"{where}: record: missing or not an object")
-                raws.append(_Raw(kind, where, values, record))
-            else:
-                raws.append(_Raw(kind, where, values))
-    return raws
-
-
-def _read_csv(text: str) -> list[_Raw]:
-    if text.lstrip().startswith("{"):
-        raise InvalidEntryError("this is a JSON file, not CSV: import it as json")
-    if not text.endswith(("\n", "\r")):
-        raise InvalidEntryError("the CSV file ends in the middle of a row: it is cut short")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-        rows = list(_numbered(reader))
-    except csv.Error as exc:
-        raise InvalidEntryError(
-            f"the CSV file is damaged or cut short near line {reader.line_num}: {exc}"
-        ) from None
-    if not header or header[0] != "type":
-        if {"child_first_name", "start"} <= set(header):
-            raise InvalidEntryError(f"not a letdown journal export: {_BABYBUDDY_HINT}")
-        first = header[0] if header else ""
-        raise InvalidEntryError(
-            f"not a letdown journal export: the first column is {first!r}, not 'type'"
-        )
-    doubled = sorted({column for column in header if header.count(column) > 1})
-    if doubled:
-        raise InvalidEntryError(f"row 1: column(s) {', '.join(doubled)} appear twice")
-    unknown = [column for column in header if column not in COLUMNS]
-    if unknown:
-        raise InvalidEntryError(
-            f"row 1: unknown column(s) {', '.join(map(repr, unknown))}: "
-            "not a letdown journal export, or one from a newer letdown"
-        )
-    raws: list[_Raw] = []
-    for number, row in rows:
-        if not any(row):
-            continue
-        if len(row) != len(header):
-            raise InvalidEntryError(
-                f"row {number} has {len(row)} cells where the header has {len(header)}: "
-                "the file is damaged or cut short"
-            )
-        kind = row[0]
-        if kind not in ROW_TYPES:
-            raise InvalidEntryError(
-                f"row {number}: type {kind!r} is not one of {', '.join(ROW_TYPES)}"
-            )
-        cells = {column: _uncell(cell) for column, cell in zip(header, row, strict=True) if cell}
-        raws.append(_csv_item(number, kind, cells))
-    return raws
-
-
-def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    """Rows as a spreadsheet numbers them (the header is row 1)."""
-    yield from enumerate(reader, start=2)
-
-
-def _uncell(cell: str) -> str:
-    return cell[1:] if cell.startswith("'") else cell
-
-
-def _csv_item(number: int, kind: RowType, cells: dict[str, str]) -> _Raw:
-    record_columns = RECORD_COLUMNS if kind in WITH_RECORD else ()
-    values = {
-        key: value for key, value in cells.items() if key != "type" and key not in record_columns
-    }
-    where = _label(f"row {number}", kind, values)
-    stray = sorted(set(cells) - TYPE_COLUMNS[kind])
-    if stray:
-        raise InvalidEntryError(
-            f"{where}: column(s) {', '.join(stray)} are not used by a "
-            f"{kind.replace('_', ' ')} row: leave them empty"
-        )
-    if kind == "household":
-        _check_format(values, where)
-        values = {key: value for key, value in values.items() if key not in HEADER_FIELDS}
-    if kind not in WITH_RECORD:
-        return _Raw(kind, where, values)
-    record: dict[str, Any] = {}
-    for column, cell in cells.items():
-        if column not in RECORD_COLUMNS:
-            continue
-        value: Any = cell
-        if column in LIST_COLUMNS:
-            try:
-                value = json.loads(cell)
-            except json.JSONDecodeError as exc:
-                raise InvalidEntryError(f"{where}: {column}: not JSON text ({exc.msg})") from None
-        *path, last = column.split(".")
-        nested = record
-        for part in path:
-            nested = nested.setdefault(part, {})
-        nested[last] = value
-    return _Raw(kind, where, values, record)
-
-
-# --- checking a file as a whole ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -927,9 +493,6 @@ def _check_references(document: _Document) -> None:
             raise InvalidEntryError(f"{where}: entry: milk comes from a pump session")
 
 
-# --- writing a file into the journal -----------------------------------------------------
-
-
 def import_file(
     journal: Journal,
     fmt: Literal["json", "csv"],
@@ -1047,6 +610,7 @@ class _Importer:
                 time_zone=info.time_zone,
                 units=info.units.value,
                 word=info.word.value,
+                storage_rules=info.storage_rules,
                 created_at=info.created_at,
             )
             self.session.add(row)
@@ -1054,7 +618,7 @@ class _Importer:
             self.report.add("household")
             return row.id
         self.zone = ZoneInfo(row.time_zone)
-        for setting in ("time_zone", "units", "word"):
+        for setting in ("time_zone", "units", "word", "storage_rules"):
             kept, wanted = getattr(row, setting), str(getattr(info, setting))
             if kept != wanted:
                 self.report.skipped.append(
@@ -1077,6 +641,7 @@ class _Importer:
                     name=member.name,
                     role=member.role.value,
                     created_at=member.created_at,
+                    sees_private=member.sees_private,
                 )
                 self.session.add(row)
                 self.session.flush()
@@ -1172,6 +737,7 @@ class _Importer:
                 updated_by=members[entry.row.updated_by],
                 updated_at=entry.row.updated_at,
                 deleted_at=entry.row.deleted_at,
+                shared=entry.row.shared,
             )
             self.session.add(row)
             added[uid] = row

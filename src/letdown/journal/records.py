@@ -61,7 +61,9 @@ LATEST_YEAR = 2200
 
 def _utc(value: datetime) -> datetime:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise ValueError(f"{value.isoformat()} is not between {EARLIEST_YEAR} and {LATEST_YEAR}")
+        raise ValueError(
+            f"{value:%Y-%m-%d} is not a date between {EARLIEST_YEAR} and {LATEST_YEAR}"
+        )
     try:
         return value.astimezone(UTC)
     except OverflowError:
@@ -158,11 +160,16 @@ def check_zone(name: str) -> str:
     return name
 
 
+StorageRules = Literal["cdc", "abm8", "nhs"]
+"""The milk-storage rule set a household follows (``stash.RULE_SETS``): CDC by default."""
+
+
 class HouseholdInfo(_Model):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     time_zone: Annotated[str, AfterValidator(check_zone)] = "UTC"
     units: Units = Units.ML
     word: Word = Word.BREAST
+    storage_rules: StorageRules = "cdc"
 
 
 class MemberInfo(_Model):
@@ -200,11 +207,13 @@ class _Lasting(_Timed):
     @model_validator(mode="after")
     def _end_after_start(self) -> Self:
         if self.end_at < self.start_at:
-            raise ValueError(
-                f"end_at {self.end_at.isoformat()} is before start_at {self.start_at.isoformat()}"
+            raise FieldValueError(
+                "end_at",
+                f"the end ({self.end_at:%Y-%m-%d %H:%M} UTC) is before the start "
+                f"({self.start_at:%Y-%m-%d %H:%M} UTC)",
             )
         if (self.end_at - self.start_at).total_seconds() > MAX_SESSION_S:
-            raise ValueError(f"lasts more than {MAX_SESSION_S / 3600:g} hours")
+            raise FieldValueError("end_at", f"lasts more than {MAX_SESSION_S / 3600:g} hours")
         return self
 
 
@@ -233,9 +242,10 @@ class NurseFeed(_Lasting):
         length_s = (self.end_at - self.start_at).total_seconds()
         for name, side in self.sides.items():
             if side.duration_s > length_s + 1.0:
-                raise ValueError(
-                    f"sides.{name}.duration_s {side.duration_s:g} s is longer than the feed "
-                    f"({length_s:g} s)"
+                raise FieldValueError(
+                    f"sides.{name}.duration_s",
+                    f"{side.duration_s / 60:.0f} min on the {name} is longer than the feed "
+                    f"({length_s / 60:.0f} min)",
                 )
         return self
 
@@ -259,10 +269,15 @@ class PhaseSpan(_Model):
 
 
 class PumpSession(_Lasting):
-    """A pumping session, from letdown's controller or another pump entered by hand."""
+    """A pumping session, from letdown's controller or another pump entered by hand.
+
+    Milk per side, or (``total_ml``, no sides) only the session's total: what a tracker
+    such as Baby Buddy kept. A total is never split into made-up sides.
+    """
 
     kind: Literal["pump"] = "pump"
-    sides: Annotated[dict[Side, PumpSide], AfterValidator(_some_sides)]
+    sides: dict[Side, PumpSide] = Field(default_factory=dict)
+    total_ml: VolumeMl | None = None
     device: Annotated[str, Field(min_length=1, max_length=100)] = "letdown"
     program: Annotated[str, Field(max_length=100)] | None = None
     milk: MilkKind | None = None
@@ -278,7 +293,17 @@ class PumpSession(_Lasting):
     ] = ()
     notes: Notes = ""
 
+    @model_validator(mode="after")
+    def _sides_or_total(self) -> Self:
+        if self.total_ml is not None and self.sides:
+            raise FieldValueError("total_ml", "give the amount per side or the total, not both")
+        if self.total_ml is None and not self.sides:
+            raise FieldValueError("sides", "give at least one side (left or right)")
+        return self
+
     def volume_ml(self) -> float:
+        if self.total_ml is not None:
+            return self.total_ml
         return sum(side.volume_ml for side in self.sides.values())
 
 
@@ -288,11 +313,16 @@ class BagUse(_Model):
 
 
 class BottleFeed(_Timed):
-    """A bottle: how much, of what, and which stash bags it came from."""
+    """A bottle: how much, of what, which stash bags it came from; when it ended if known.
+
+    ``amount_ml`` None is "amount unknown" (a tracker's row without one): counted as a
+    bottle, adding nothing to the millilitres.
+    """
 
     kind: Literal["bottle"] = "bottle"
     child: Annotated[str, Field(min_length=1)]
-    amount_ml: Annotated[float, Field(gt=0, le=MAX_VOLUME_ML, allow_inf_nan=False)]
+    amount_ml: Annotated[float, Field(gt=0, le=MAX_VOLUME_ML, allow_inf_nan=False)] | None = None
+    end_at: UtcTime | None = None
     content: BottleContent = BottleContent.EXPRESSED
     bags: Annotated[tuple[BagUse, ...], Field(max_length=MAX_BAGS)] = ()
     leftover_ml: VolumeMl = 0.0
@@ -306,20 +336,34 @@ class BottleFeed(_Timed):
             raise ValueError("a bag is listed twice: give each bag once with its total")
         return bags
 
+    def end_time(self) -> datetime | None:
+        return self.end_at
+
     @model_validator(mode="after")
     def _amounts_agree(self) -> Self:
+        if self.end_at is not None:
+            if self.end_at < self.start_at:
+                raise FieldValueError("end_at", "the bottle ends before it starts")
+            if (self.end_at - self.start_at).total_seconds() > MAX_SESSION_S:
+                raise FieldValueError("end_at", f"lasts more than {MAX_SESSION_S / 3600:g} hours")
         if self.bags and self.content is BottleContent.FORMULA:
-            raise ValueError("a formula bottle cannot use stash bags")
+            raise FieldValueError("bags", "a formula bottle cannot use stash bags")
+        if self.amount_ml is None:
+            if self.bags or self.leftover_ml:
+                raise FieldValueError(
+                    "amount_ml", "give the amount when bags or a leftover are written"
+                )
+            return self
         from_bags_ml = sum(use.volume_ml for use in self.bags)
         if from_bags_ml > self.amount_ml + LABEL_ROUNDING_ML:
-            raise ValueError(
-                f"the bags give {from_bags_ml:g} mL, more than the bottle's "
-                f"amount_ml {self.amount_ml:g}"
+            raise FieldValueError(
+                "bags",
+                f"the bags give {from_bags_ml:g} mL, more than the bottle's {self.amount_ml:g} mL",
             )
         if self.leftover_ml > self.amount_ml:
-            raise ValueError(
-                f"leftover_ml {self.leftover_ml:g} is more than the bottle's "
-                f"amount_ml {self.amount_ml:g}"
+            raise FieldValueError(
+                "leftover_ml",
+                f"{self.leftover_ml:g} mL is more than the bottle's {self.amount_ml:g} mL",
             )
         return self
 
@@ -340,6 +384,7 @@ class SymptomSide(_Model):
     engorged: bool = False
     lump: bool = False
     redness: bool = False
+    blood_in_milk: bool = False
 
 
 class Symptom(_Timed):
@@ -353,7 +398,7 @@ class Symptom(_Timed):
     @model_validator(mode="after")
     def _says_something(self) -> Self:
         if not self.sides and self.fever_c is None:
-            raise ValueError("give a side's symptoms or a fever")
+            raise FieldValueError("sides", "give a side's symptoms or a fever")
         return self
 
 
@@ -368,14 +413,99 @@ KINDS: dict[str, type[NurseFeed | PumpSession | BottleFeed | Care | Symptom]] = 
 }
 
 
-def describe_error(error: PydanticValidationError) -> str:
-    """One line per problem, naming the field: what the CLI and API show."""
-    parts = []
+class FieldValueError(ValueError):
+    """A check across fields that knows which field is wrong (so a form shows it there)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+FIELD_WORDS: dict[str, tuple[str, str]] = {
+    "start_at": ("start", ""),
+    "end_at": ("end", ""),
+    "amount_ml": ("amount", " mL"),
+    "leftover_ml": ("left over", " mL"),
+    "total_ml": ("total", " mL"),
+    "volume_ml": ("amount", " mL"),
+    "fever_c": ("fever", " °C"),
+    "comfort_mmhg": ("comfortable vacuum", " mmHg"),
+    "duration_s": ("time", " s"),
+    "name": ("name", ""),
+    "birth_date": ("birth date", ""),
+    "due_date": ("due date", ""),
+    "time_zone": ("time zone", ""),
+    "notes": ("notes", ""),
+    "child": ("child", ""),
+    "sides": ("sides", ""),
+    "bags": ("bags", ""),
+    "bag": ("bag", ""),
+    "device": ("pump", ""),
+    "pain": ("pain", ""),
+    "latch": ("latch", ""),
+}
+"""Each field in the user's words, and the unit its bounds are in."""
+
+_PYDANTIC_WORDS: tuple[tuple[str, str], ...] = (
+    ("Input should be greater than or equal to ", "must be at least "),
+    ("Input should be greater than ", "must be more than "),
+    ("Input should be less than or equal to ", "must be at most "),
+    ("Input should be less than ", "must be less than "),
+    ("String should have at least 1 character", "cannot be empty"),
+    ("String should have at most ", "is too long: at most "),
+    ("Field required", "is missing"),
+    ("Input should be a finite number", "must be a number"),
+    ("Input should be a valid number, unable to parse string as a number", "must be a number"),
+    ("Input should be a valid integer", "must be a whole number"),
+    ("Input should be a valid date or datetime", "is not a date"),
+    ("Input should be a valid date", "is not a date (try 2026-11-28)"),
+    ("Input should have timezone info", "needs its offset (as in 07:30+01:00)"),
+    ("Extra inputs are not permitted", "is not a field of this kind of entry"),
+)
+
+
+def field_words(where: str) -> str:
+    """``sides.left.volume_ml`` as "left amount"; ``leftover_ml`` as "left over"."""
+    parts = [part for part in where.split(".") if not part.isdigit()]
+    if "[key]" in parts:
+        return f"{parts[0]} ({parts[-2]})" if len(parts) > 2 else parts[0]
+    word, _ = FIELD_WORDS.get(parts[-1], (parts[-1].replace("_", " "), ""))
+    sides = [part for part in parts[:-1] if part in SIDE_NAMES]
+    return " ".join([*sides, word])
+
+
+def _problem(problem: Any) -> tuple[str, str]:
+    """The record field a pydantic problem is about, and what is wrong in plain words."""
+    error = (problem.get("ctx") or {}).get("error")
+    where = ".".join(str(part) for part in problem["loc"])
+    if isinstance(error, FieldValueError):
+        where = ".".join(filter(None, (where, error.field)))
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    for theirs, ours in _PYDANTIC_WORDS:
+        if message.startswith(theirs):
+            message = ours + message.removeprefix(theirs)
+            if ours.startswith(("must be at", "must be more", "must be less")):
+                message += FIELD_WORDS.get(where.rsplit(".", 1)[-1], ("", ""))[1]
+            break
+    return where or "_record", message
+
+
+def field_errors(error: PydanticValidationError) -> dict[str, str]:
+    """Each wrong field (dotted, as in the record) and what is wrong, in the user's words."""
+    found: dict[str, str] = {}
     for problem in error.errors(include_url=False):
-        where = ".".join(str(part) for part in problem["loc"]) or "record"
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}")
-    return "; ".join(parts)
+        where, message = _problem(problem)
+        found.setdefault(where, message)
+    return found
+
+
+def describe_error(error: PydanticValidationError) -> str:
+    """One line per problem, naming the field in the user's words: what the CLI and API show."""
+    lines = [
+        message if where == "_record" else f"{field_words(where)}: {message}"
+        for where, message in field_errors(error).items()
+    ]
+    return "; ".join(dict.fromkeys(lines))
 
 
 def parse_record(data: dict[str, Any]) -> Record:
@@ -390,7 +520,7 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        raise InvalidEntryError(describe_error(exc)) from None
+        raise InvalidEntryError(describe_error(exc), fields=field_errors(exc)) from None
 
 
 def now_utc() -> datetime:

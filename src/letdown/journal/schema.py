@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -64,6 +65,8 @@ class Household(Base):
     created_at: Mapped[datetime]
     revision: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     """Raised by every write to the household's journal (see ``book.touch``)."""
+    storage_rules: Mapped[str] = mapped_column(String(8), default="cdc", server_default="cdc")
+    """The milk-storage rule set the household chose (``stash.RULE_SETS``)."""
 
 
 class Member(Base):
@@ -74,6 +77,11 @@ class Member(Base):
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
+    sees_private: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Chosen by the nursing parent to see symptoms, pain, care, pregnancy and red flags."""
+    quiet_from: Mapped[str | None] = mapped_column(String(5))
+    quiet_until: Mapped[str | None] = mapped_column(String(5))
+    """Quiet hours ("22:00" to "07:00", the household's time): no notification then."""
 
 
 class Child(Base):
@@ -117,6 +125,8 @@ class Entry(Base):
     updated_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
     updated_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+    shared: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """A private entry (symptom, care) the nursing parent chose to show every member."""
 
 
 class Revision(Base):
@@ -178,3 +188,33 @@ class BagSource(Base):
     __tablename__ = "bag_sources"
     bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"), primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), primary_key=True)
+
+
+class Channel(Base):
+    """One way to reach a member's phone or service: an Apprise URL (ntfy, email, ...)."""
+
+    __tablename__ = "channels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    failures: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """Failed sends in a row; at ``notify.DEAD_AFTER`` the channel is reported dead."""
+    dead_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class Notice(Base):
+    """One event for one channel: sent once (its key is unique per channel), retried."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("channel_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    next_try_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    sent_at: Mapped[datetime | None]

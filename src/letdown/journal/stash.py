@@ -1,12 +1,15 @@
 """How long expressed milk keeps, from where a bag has been and for how long.
 
-Every limit is the CDC's ("Proper Storage and Preparation of Breast Milk", Centers for
-Disease Control and Prevention, reviewed 2024). Between moves a bag spends a share of the
-budget of the state it is in (fresh or thawed): two days in the fridge leave half the
-fridge's four days, and an hour at room temperature then costs a quarter of what is
-left. Freezing stops that clock; freezer limits count from expression, as the CDC's do.
-Until a bag is first stored, its milk is fresh milk at room temperature. Thawed milk never
-goes back to a freezer.
+The household chooses a rule set (``RULE_SETS``): the CDC's (the default, "Proper Storage
+and Preparation of Breast Milk", Centers for Disease Control and Prevention, reviewed
+2024), ABM Clinical Protocol #8 (Eglash & Simon 2017) or the NHS's (as quoted in
+``shared/design/supply.md`` §6). The module's constants are the CDC's.
+
+Between moves a bag spends a share of the budget of the state it is in (fresh or
+thawed): two days in the fridge leave half the fridge's four days, and an hour at room
+temperature then costs a quarter of what is left. Freezing stops that clock; freezer
+limits count from expression, as the CDC's do. Until a bag is first stored, its milk is
+fresh milk at room temperature. Thawed milk never goes back to a freezer.
 """
 
 from __future__ import annotations
@@ -67,6 +70,84 @@ class Expiry:
     rule: str
 
 
+@dataclass(frozen=True)
+class RuleSet:
+    """One source's storage limits; where it gives none, the CDC's figure and a note."""
+
+    key: str
+    name: str
+    fresh: dict[Location, timedelta]
+    thawed: dict[Location, timedelta]
+    frozen_best: timedelta
+    frozen_limit: timedelta
+    leftover: timedelta
+    notes: str = ""
+
+
+CDC = RuleSet(
+    "cdc",
+    "CDC",
+    FRESH_LIMITS,
+    THAWED_LIMITS,
+    FROZEN_BEST,
+    FROZEN_LIMIT,
+    LEFTOVER_LIMIT,
+)
+
+ABM_8 = RuleSet(
+    "abm8",
+    "ABM Protocol #8 (2017)",
+    {
+        # ABM #8 (Eglash & Simon 2017): room temperature 16-29 °C, 4 h optimal (6-8 h
+        # acceptable only if very clean: the optimal figure is taken).
+        Location.ROOM: timedelta(hours=4),
+        # ABM #8: insulated cooler with ice packs (15 °C), 24 h.
+        Location.COOLER: timedelta(hours=24),
+        # ABM #8: refrigerator (~4 °C), 4 days optimal (5-8 days only if very clean).
+        Location.FRIDGE: timedelta(days=4),
+    },
+    # ABM #8's figure for thawed milk is unverified (supply.md §6): the CDC's are used.
+    THAWED_LIMITS,
+    timedelta(days=182),  # ABM #8: freezer, 6 months optimal
+    timedelta(days=365),  # ABM #8: 12 months acceptable
+    # ABM #8 gives no figure for milk left after a feed: the CDC's 2 hours.
+    LEFTOVER_LIMIT,
+    "thawed and leftover milk: CDC figures (ABM #8 gives none verified)",
+)
+
+NHS = RuleSet(
+    "nhs",
+    "NHS (as quoted)",
+    {
+        # The NHS gives no room-temperature figure (as quoted): the CDC's 4 hours.
+        Location.ROOM: FRESH_LIMITS[Location.ROOM],
+        # NHS (as quoted): a cool bag with ice packs, up to 24 hours.
+        Location.COOLER: timedelta(hours=24),
+        # NHS (as quoted): up to 8 days at 4 °C or lower; 3 days if warmer or unknown.
+        Location.FRIDGE: timedelta(days=8),
+    },
+    {
+        # NHS (as quoted): thawed milk, use at once (taken as within 1 hour); never refreeze.
+        Location.FRIDGE: timedelta(hours=1),
+        Location.ROOM: timedelta(hours=1),
+        Location.COOLER: timedelta(hours=1),
+    },
+    timedelta(days=182),  # NHS (as quoted): 6 months at -18 °C or lower
+    timedelta(days=182),
+    timedelta(hours=1),  # NHS (as quoted): leftover after a feed, within 1 hour
+    "fridge 8 days only at 4 °C or lower (3 days if warmer or unknown); room: CDC's 4 h",
+)
+
+RULE_SETS: dict[str, RuleSet] = {rules.key: rules for rules in (CDC, ABM_8, NHS)}
+"""The rule sets a household may choose, by key; the CDC's is the default."""
+
+
+def rule_set(key: str) -> RuleSet:
+    if key not in RULE_SETS:
+        raise StashRuleError(f"storage rules {key!r}: one of {', '.join(RULE_SETS)}")
+    return RULE_SETS[key]
+
+
 def thawed_at(stays: Sequence[Stay]) -> datetime | None:
     """When the bag left a freezer for the first time (None if never thawed)."""
     frozen = False
@@ -90,12 +171,12 @@ def check_move(stays: Sequence[Stay], to: Location, at: datetime) -> None:
         raise StashRuleError("thawed milk must never be refrozen (CDC): use it or discard it")
 
 
-def leftover_use_by(finished_at: datetime) -> datetime:
+def leftover_use_by(finished_at: datetime, rules: RuleSet = CDC) -> datetime:
     """When milk left in a bottle must be thrown away (CDC: within 2 hours of the feed)."""
-    return finished_at + LEFTOVER_LIMIT
+    return finished_at + rules.leftover
 
 
-def expiry(expressed_at: datetime, stays: Sequence[Stay]) -> Expiry:
+def expiry(expressed_at: datetime, stays: Sequence[Stay], rules: RuleSet = CDC) -> Expiry:
     """The bag's use-by time given where it has been (the last stay is where it is now).
 
     Milk stored some time after it was expressed spent that time at room temperature, so
@@ -114,7 +195,7 @@ def expiry(expressed_at: datetime, stays: Sequence[Stay]) -> Expiry:
             continue
         if frozen and thawed is None:
             thawed, used = stay.since, 0.0
-        limits = FRESH_LIMITS if thawed is None else THAWED_LIMITS
+        limits = rules.fresh if thawed is None else rules.thawed
         limit = limits[stay.location]
         left = limit * (1.0 - used)
         end = stays[index + 1].since if index + 1 < len(stays) else None
@@ -122,20 +203,27 @@ def expiry(expressed_at: datetime, stays: Sequence[Stay]) -> Expiry:
             state = "fresh" if thawed is None else "thawed"
             use_by = stay.since + left
             if frozen:
-                use_by = min(use_by, expressed_at + FROZEN_LIMIT)
+                use_by = min(use_by, expressed_at + rules.frozen_limit)
             return Expiry(
                 use_by=use_by,
                 best_by=None,
                 thawed_at=thawed,
-                rule=f"{state} milk, {stay.location.value}: {_span(limit)} (CDC)",
+                rule=f"{state} milk, {stay.location.value}: {_span(limit)} ({rules.name})",
             )
         used += (end - stay.since) / limit
+    best_months, limit_months = _months(rules.frozen_best), _months(rules.frozen_limit)
     return Expiry(
-        use_by=expressed_at + FROZEN_LIMIT,
-        best_by=expressed_at + FROZEN_BEST,
+        use_by=expressed_at + rules.frozen_limit,
+        best_by=expressed_at + rules.frozen_best,
         thawed_at=None,
-        rule="frozen: best within 6 months, up to 12 (CDC)",
+        rule=f"frozen: best within {best_months} months, up to {limit_months} ({rules.name})"
+        if best_months != limit_months
+        else f"frozen: up to {limit_months} months ({rules.name})",
     )
+
+
+def _months(span: timedelta) -> str:
+    return f"{span.days / 30.4:.0f}"
 
 
 def _span(limit: timedelta) -> str:

@@ -167,6 +167,8 @@ class SideView:
     learning: bool
     paused: bool = False
     """The safety core paused this side ("too much" at the lowest level)."""
+    peak_mmhg: float | None = None
+    """The highest vacuum of the last full cycle: steady where ``vacuum_mmhg`` swings."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +379,7 @@ class PumpSession:
                     0.0 if comfort is None else comfort.ceiling_mmhg,
                     comfort is not None and comfort.searching,
                     self.pump.paused(side),
+                    self._trackers[index].last_peak_mmhg or None,
                 )
             )
         return Snapshot(

@@ -59,6 +59,7 @@ PRESS_LOOKBACK_S = 2.3
 this long before the press is the one the parent answered."""
 PEAK_SLOT_S = 0.5
 PEAK_SLOTS = 12
+_PER_SLOT = 1.0 / PEAK_SLOT_S
 """Measured peaks are kept per half-second for the last six seconds."""
 RAISE_STEP_MMHG = 10.0
 """The parent raises a ceiling by at most this at a time (one level step)."""
@@ -505,8 +506,8 @@ class Core:
         """The highest vacuum measured on ``side`` in [from_s, to_s] (half-second slots,
         the last six seconds); 0 when none."""
         s = self._sides[_side(side)]
-        first = int(from_s / PEAK_SLOT_S)
-        last = int(to_s / PEAK_SLOT_S)
+        first = int(from_s * _PER_SLOT)
+        last = int(to_s * _PER_SLOT)
         newest = s.peak_slot
         peak = 0.0
         slot = last
@@ -682,7 +683,14 @@ class Core:
             s.reading = None
             return self.trip(PRESSURE_DROPOUT, s.index, now_s)
         s.reading = r
-        self._note_peak(s, r, now_s)
+        slot = int(now_s * _PER_SLOT)
+        if slot == s.peak_slot:
+            peaks = s.peaks
+            i = slot % PEAK_SLOTS
+            if r > peaks[i]:
+                peaks[i] = r
+        else:
+            self._note_peak(s, r, now_s)
         if not vent:
             s.last_closed_s = now_s
         if r >= self._cap_now:
@@ -774,7 +782,7 @@ class Core:
         return None
 
     def _note_peak(self, s: _Side, r: float, now_s: float) -> None:
-        slot = int(now_s / PEAK_SLOT_S)
+        slot = int(now_s * _PER_SLOT)
         gap = slot - s.peak_slot
         if gap:
             if gap < 0 or gap >= PEAK_SLOTS:

@@ -149,17 +149,23 @@ class SafePump:
     def set_duty(self, side: Side, duty: float) -> None:
         """Ask for ``duty`` on ``side``: the core applies it at its next tick if it may.
         A duty that is not a number in 0..1 latches a fault and raises ValueError."""
-        self._check_open()
-        self.core.request(_index(side), duty, self.core._sides[_index(side)].vent)
+        if self._closed:
+            self._check_open()
+        s = self.core._sides[_index(side)]
+        if duty.__class__ is float and 0.0 <= duty <= 1.0:
+            s.duty = duty  # the common case, checked as ``core.request`` would
+        else:
+            self.core.request(s.index, duty, s.vent)
 
     def set_vent(self, side: Side, open_: bool) -> None:
-        self._check_open()
-        s = self.core._sides[_index(side)]
-        s.vent = open_ is not False
+        if self._closed:
+            self._check_open()
+        self.core._sides[_index(side)].vent = open_ is not False
 
     def kick(self) -> None:
         """The controller is alive; the core kicks the hardware's watchdog while it is."""
-        self._check_open()
+        if self._closed:
+            self._check_open()
         self.core.kick()
 
     def rearm(self) -> None:
@@ -170,6 +176,8 @@ class SafePump:
 
     def presses(self) -> tuple[Press, ...]:
         """Button presses since the last call (the core has acted on them already)."""
+        if not self._presses:
+            return ()
         with self._lock:
             presses = tuple(self._presses)
             self._presses.clear()
@@ -246,7 +254,7 @@ class SafePump:
         return fault
 
     def ceiling(self, side: Side) -> float:
-        return self.core.ceiling(_index(side))
+        return self.core._sides[_index(side)].ceiling_mmhg
 
     def lower_ceiling(self, side: Side, ceiling_mmhg: float) -> float:
         return self.core.lower_ceiling(_index(side), ceiling_mmhg)

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Path, Query, status
+from fastapi import APIRouter, Body, Path, Query, Request, status
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from letdown import notify
 from letdown.errors import InvalidEntryError, NotFoundError
+from letdown.insights.report import as_json
 from letdown.journal import (
     BagView,
     Book,
@@ -31,8 +33,9 @@ from letdown.journal import (
     Word,
 )
 from letdown.journal.book import RevisionView
-from letdown.journal.records import MAX_VOLUME_ML, RecordKind
-from letdown.web.deps import BookDep, WriterBookDep
+from letdown.journal.plausible import concerns
+from letdown.journal.records import MAX_VOLUME_ML, RecordKind, StorageRules
+from letdown.web.deps import BookDep, IdentityDep, WriterBookDep
 from letdown.web.problems import errors as _errors
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -172,8 +175,27 @@ def list_entries(
 
 
 @entries.post("", status_code=status.HTTP_201_CREATED, responses=ADD_ERRORS)
-def add_entry(book: WriterBookDep, record: Annotated[EntryRecord, Body()]) -> EntryOut:
+def add_entry(
+    book: WriterBookDep,
+    record: Annotated[EntryRecord, Body()],
+    confirm: Annotated[
+        bool,
+        Query(
+            description="write it although a figure looks implausible (the 422 without it "
+            "names the figure); what cannot be is refused all the same"
+        ),
+    ] = False,
+) -> EntryOut:
     """Write down a record; a bottle from stash bags draws them down."""
+    child = getattr(record, "child", None)
+    born = next((c.birth_date for c in book.children() if c.name == child), None)
+    found = concerns(record, now=datetime.now(UTC), birth_date=born)
+    if [c for c in found if c.refuses] or (found and not confirm):
+        worst = [c for c in found if c.refuses] or found
+        hint = "" if worst[0].refuses else " (send ?confirm=true if it is right)"
+        raise InvalidEntryError(
+            "; ".join(c.message for c in worst) + hint, fields={c.field: c.message for c in worst}
+        )
     with _names_in_body():
         return entry_out(book.add(record))
 
@@ -211,6 +233,17 @@ def delete_entry(book: WriterBookDep, ref: EntryRef) -> None:
     book.delete(entry_ref(ref, book.household.name))
 
 
+class SharedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    shared: bool = Field(description="show this private entry (symptom, care) to every member")
+
+
+@entries.put("/{ref}/shared", responses=WRITE_ERRORS)
+def share_entry(book: WriterBookDep, ref: EntryRef, body: SharedIn) -> EntryOut:
+    """The nursing parent shows one of their own entries to every member, or stops."""
+    return entry_out(book.share(entry_ref(ref, book.household.name), body.shared))
+
+
 @entries.get("/{ref}/revisions", responses=READ_ERRORS)
 def entry_revisions(book: BookDep, ref: EntryRef) -> list[RevisionOut]:
     """Every version of the entry, oldest first, even once deleted."""
@@ -226,7 +259,7 @@ class StayOut(BaseModel):
 
 
 class BagOut(BaseModel):
-    """A bag now: what is left, where, and until when it keeps (CDC rules)."""
+    """A bag now: what is left, where, and until when it keeps (the household's rules)."""
 
     code: str = Field(description="the label written on the bag")
     uid: str
@@ -414,6 +447,9 @@ class SummaryOut(BaseModel):
     units: Units
     pump_sessions: int
     pumped_ml: PerSide
+    pumped_unsided_ml: float = Field(
+        0.0, description="sessions that kept only their total (imported), on no side"
+    )
     pumped_total_ml: float
     nurse_feeds: int
     nursed_min: PerSide
@@ -446,7 +482,8 @@ def get_summary(book: BookDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 
         units=book.household.units,
         pump_sessions=totals.pump_sessions,
         pumped_ml=PerSide(**pumped_ml),
-        pumped_total_ml=round(sum(pumped_ml.values()), 1),
+        pumped_unsided_ml=round(totals.pumped_unsided_ml, 1),
+        pumped_total_ml=round(sum(pumped_ml.values()) + totals.pumped_unsided_ml, 1),
         nurse_feeds=totals.nurse_feeds,
         nursed_min=PerSide(**_tenths({side: s / 60 for side, s in totals.nursed_s.items()})),
         bottles=totals.bottles,
@@ -464,6 +501,9 @@ def get_summary(book: BookDep, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 
 class MemberOut(BaseModel):
     name: str
     role: Role
+    sees_private: bool = Field(
+        default=False, description="sees symptoms, pain, care, pregnancy and red flags"
+    )
 
 
 class HouseholdOut(BaseModel):
@@ -471,6 +511,7 @@ class HouseholdOut(BaseModel):
     time_zone: str
     units: Units
     word: Word
+    storage_rules: StorageRules = Field(description="the milk-storage rule set bags follow")
     members: list[MemberOut]
     children: list[ChildInfo]
     pregnancies: list[PregnancyInfo]
@@ -486,10 +527,42 @@ def get_household(book: BookDep) -> HouseholdOut:
         time_zone=book.household.time_zone,
         units=book.household.units,
         word=book.household.word,
-        members=[MemberOut(name=m.name, role=m.role) for m in book.members()],
+        storage_rules=cast(StorageRules, book.household.storage_rules),
+        members=[
+            MemberOut(name=m.name, role=m.role, sees_private=m.sees_private) for m in book.members()
+        ],
         children=book.children(),
         pregnancies=book.pregnancies(),
     )
+
+
+class RulesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    storage_rules: StorageRules = Field(description="cdc (default), abm8 (ABM #8 2017) or nhs")
+
+
+@household.put("/storage-rules", responses=WRITE_ERRORS)
+def set_storage_rules(book: WriterBookDep, body: RulesIn) -> HouseholdOut:
+    """Follow another milk-storage rule set; every bag is judged by it from now on."""
+    book.set_storage_rules(body.storage_rules)
+    return get_household(book)
+
+
+class PrivateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sees_private: bool = Field(
+        description="let this member see symptoms, pain, care, pregnancy and red flags"
+    )
+
+
+MemberName = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+@household.put("/members/{name}/private", responses=WRITE_ERRORS)
+def choose_member(book: WriterBookDep, name: MemberName, body: PrivateIn) -> MemberOut:
+    """The nursing parent chooses who sees what is theirs (403 for anyone else)."""
+    member = book.choose(name, body.sees_private)
+    return MemberOut(name=member.name, role=member.role, sees_private=member.sees_private)
 
 
 @household.post("/children", status_code=status.HTTP_201_CREATED, responses=ADD_ERRORS)
@@ -503,6 +576,64 @@ def add_pregnancy(book: WriterBookDep, pregnancy: PregnancyInfo) -> PregnancyInf
     return book.add_pregnancy(pregnancy)
 
 
+insights = APIRouter(prefix="/insights", tags=["insights"])
+
+
+@insights.get("", responses=_errors(401))
+def get_insights(request: Request, who: IdentityDep) -> dict[str, Any]:
+    """Red flags and estimates, as ``letdown insights --json`` gives them; red flags only
+    for the nursing parent and the members they chose."""
+    found = as_json(request.app.state.insights.get(who))
+    if not who.sees_private:
+        found["flags"] = []
+        for side in found["supply"].values():
+            side["expected_drop"] = None
+    return found
+
+
+channels = APIRouter(prefix="/channels", tags=["notifications"])
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: Annotated[str, Field(min_length=3, max_length=2000)] = Field(
+        description="an Apprise URL (ntfy://, mailto://, tgram://, json://, ...)"
+    )
+
+
+class ChannelOut(BaseModel):
+    id: int
+    member: str
+    url: str = Field(description="the URL without what may be a secret")
+    failures: int
+    dead_at: datetime | None = Field(description="set once it failed again and again")
+    last_error: str
+
+
+class QuietIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: Annotated[str, Field(max_length=5)] | None = Field(description="e.g. 22:00")
+    end: Annotated[str, Field(max_length=5)] | None = Field(description="e.g. 07:00")
+
+
+@channels.get("", responses=_errors(401))
+def list_channels(book: BookDep) -> list[ChannelOut]:
+    """The caller's channels (the nursing parent's: the household's), dead ones too."""
+    return [ChannelOut(**vars(found)) for found in notify.channels(book)]
+
+
+@channels.post("", status_code=status.HTTP_201_CREATED, responses=ADD_ERRORS)
+def add_channel(book: BookDep, body: ChannelIn) -> ChannelOut:
+    """Reach the caller through one more channel (a viewer may be told things too)."""
+    return ChannelOut(**vars(notify.add_channel(book, body.url, datetime.now(UTC))))
+
+
+@channels.put("/quiet", status_code=status.HTTP_204_NO_CONTENT, responses=ADD_ERRORS)
+def set_quiet(book: BookDep, body: QuietIn) -> None:
+    """The caller's quiet hours, in the household's time (null and null: none)."""
+    notify.set_quiet_hours(book, body.start, body.end)
+
+
 router = APIRouter()
-for _resource in (entries, stash, summary, household):
+for _resource in (entries, stash, summary, household, insights, channels):
     router.include_router(_resource)

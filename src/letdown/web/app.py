@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,8 +18,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from letdown import __version__
 from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
 from letdown.journal import Accounts, Journal, NotAllowedError
-from letdown.journal.records import describe_error
+from letdown.journal.records import FieldValueError, describe_error
 from letdown.web import account_pages, api, api_docs, auth, pages, pump, pwa
+from letdown.web.charts import ChartCache
+from letdown.web.insights import InsightsCache
 from letdown.web.limiter import LoginLimiter
 from letdown.web.live import LiveHub
 from letdown.web.mqtt import MqttBridge
@@ -26,6 +29,7 @@ from letdown.web.problems import errors
 from letdown.web.security import BodyLimit, SecurityHeaders
 from letdown.web.settings import Settings
 from letdown.web.sockets import SocketRegistry, Tickets
+from letdown.web.templating import render
 
 STATIC = Path(__file__).parent / "static"
 
@@ -40,6 +44,8 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         app.state.journal = opened
         app.state.accounts = Accounts(opened.engine)
         app.state.hub = LiveHub(opened, settings)
+        app.state.insights = InsightsCache(opened)
+        app.state.charts = ChartCache()
         bridge = None
         if settings.mqtt:
             bridge = MqttBridge(
@@ -89,6 +95,12 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
     app.include_router(api_docs.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """Browsers ask for it on every page: a milk drop, not a 404 in every log."""
+        return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon")
+
     return app
 
 
@@ -123,6 +135,33 @@ def _wants_html(request: Request) -> bool:
     )
 
 
+def _posted_from_a_page(request: Request) -> bool:
+    """A form a browser posted (not the API, not a script asking for JSON)."""
+    if request.url.path.startswith("/api/"):
+        return False
+    kind = request.headers.get("content-type", "")
+    return _wants_html(request) or kind.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    )
+
+
+def _refusal(detail: str) -> str:
+    if detail.endswith(" is a viewer"):
+        who = detail.removesuffix(" is a viewer")
+        return (
+            f"{who} can see the household's journal but not change it (a viewer). A nursing "
+            "parent or partner of the household can give another role."
+        )
+    if "CSRF" in detail:
+        return "This form was too old or came from another page: open the page again and resend."
+    return detail
+
+
+def _same_site_referer(request: Request) -> str:
+    referer = request.headers.get("referer", "")
+    return referer if referer.startswith(str(request.base_url)) else "/"
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     """Every error is JSON that says what is wrong; a browser that is not logged in goes to
     the login page."""
@@ -138,7 +177,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unreadable(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {
-                "loc": list(error.get("loc", ())),
+                "loc": [*error.get("loc", ()), *_field_of(error)],
                 "msg": str(error.get("msg", "")).removeprefix("Value error, "),
                 "type": error.get("type", ""),
             }
@@ -150,6 +189,20 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == status.HTTP_401_UNAUTHORIZED and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status.HTTP_303_SEE_OTHER)
+        if exc.status_code == status.HTTP_403_FORBIDDEN and _posted_from_a_page(request):
+            return render(
+                request,
+                "refused.html",
+                status_code=exc.status_code,
+                message=_refusal(str(exc.detail)),
+                back=_same_site_referer(request),
+            )
         return JSONResponse(
             {"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None)
         )
+
+
+def _field_of(error: Any) -> list[str]:
+    """The field a check across fields found wrong (``FieldValueError``), as more loc."""
+    cause = (error.get("ctx") or {}).get("error")
+    return cause.field.split(".") if isinstance(cause, FieldValueError) else []

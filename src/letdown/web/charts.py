@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -137,12 +139,17 @@ def _config() -> pygal.Config:
 def daily_output(sessions: Sequence[PumpSession], first: date, last: date, scale: Scale) -> str:
     """Milk pumped per local day, each side stacked on the other (bars); "" with none."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    totals = {side: dict.fromkeys(days, 0.0) for side in SIDE_NAMES}
+    totals: dict[str, dict[date, float]] = {
+        side: dict.fromkeys(days, 0.0) for side in (*SIDE_NAMES, "total")
+    }
     for session in sessions:
         day = session.start_at.astimezone(scale.zone).date()
         if day in totals["left"]:
             for side, pumped in session.sides.items():
                 totals[side][day] += pumped.volume_ml
+            totals["total"][day] += session.total_ml or 0.0
+    if not any(totals["total"].values()):
+        del totals["total"]  # "total": sessions that kept no sides (imported from Baby Buddy)
     if not any(any(per_day.values()) for per_day in totals.values()):
         return ""
     chart = pygal.StackedBar(
@@ -153,8 +160,9 @@ def daily_output(sessions: Sequence[PumpSession], first: date, last: date, scale
         x_labels_major_every=max(1, math.ceil(len(days) / MAX_X_LABELS)),
     )
     chart.x_labels = [day.strftime("%d %b") for day in days]
-    for side in SIDE_NAMES:
-        chart.add(scale.side(side), [scale.figure(totals[side][day]) for day in days])
+    for series, per_day in totals.items():
+        name = "total (no sides)" if series == "total" else scale.side(series)
+        chart.add(name, [scale.figure(per_day[day]) for day in days])
     return _render(chart)
 
 
@@ -214,7 +222,62 @@ def comfort_ceilings(sessions: Sequence[PumpSession], scale: Scale) -> str:
         ]
         for side in SIDE_NAMES
     }
-    return _over_time("mmHg", series, _mmhg)
+    # No axis title: each tick says "150 mmHg" already, and a rotated title beside labels
+    # that long overlapped them on a phone.
+    return _over_time("", series, _mmhg)
 
 
-__all__ = ["Scale", "comfort_ceilings", "daily_output", "session_volumes"]
+def model_fit(points: Mapping[str, Sequence[tuple[datetime, float, float]]], scale: Scale) -> str:
+    """Each side's pumped volumes beside what the supply model expected; "" with none."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for side, found in points.items():
+        series[f"{scale.side(side)}, journal"] = [
+            (scale.x(at), scale.figure(seen)) for at, seen, _ in found
+        ]
+        series[f"{scale.side(side)}, model"] = [
+            (scale.x(at), scale.figure(expected)) for at, _, expected in found
+        ]
+    if not any(series.values()):
+        return ""
+    return _over_time(scale.unit, series, scale.amount)
+
+
+__all__ = ["Scale", "comfort_ceilings", "daily_output", "model_fit", "session_volumes"]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """The charts page's pictures, as drawn for one revision of the journal."""
+
+    sessions: int
+    daily: str
+    volumes: str
+    comfort: str
+    model: str = ""
+
+
+class ChartCache:
+    """Drawn charts by (household, journal revision, span, local day, settings).
+
+    Drawing takes tens of milliseconds; the same journal on the same day draws the same
+    pictures, so a household's phones share one drawing until the journal changes.
+    """
+
+    def __init__(self, max_items: int = 256) -> None:
+        self._max_items = max_items
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[object, ...], Drawn] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> Drawn | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], drawn: Drawn) -> None:
+        with self._lock:
+            self._items[key] = drawn
+            self._items.move_to_end(key)
+            while len(self._items) > self._max_items:
+                self._items.popitem(last=False)

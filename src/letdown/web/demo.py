@@ -3,9 +3,10 @@
 ``ensure_demo_household`` fills an empty journal with "Demo home": Alex the nursing
 parent, Sam the partner and Jo the grandparent (who may only look), their child and a
 few weeks of history, so that the app has something to show the moment it opens. The
-history is the journal bench's generated household (``letdown.bench.journal``) at the
-rates its functions give (10 feeds a day at first, 8 pump sessions, bags kept and used),
-with most pump sessions from letdown and the rest from a hand pump. It is written
+history is the generated two-year household (``letdown.journal.sample``, which the
+journal bench also times) at the rates its functions give (10 feeds a day at first, 8
+pump sessions, bags kept and used), with most pump sessions from letdown and the rest
+from a hand pump. It is written
 through the ``Book`` API on an engine that does not wait for the disk at each commit, as
 the bench loads its history, so four weeks take seconds.
 
@@ -27,16 +28,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from letdown.bench.journal import (
-    CHILD,
-    DAYS,
-    AddStep,
-    Step,
-    Writer,
-    entries_per_day,
-    fast_engine,
-    plan_household,
-)
 from letdown.errors import LetdownError
 from letdown.journal import (
     Accounts,
@@ -51,6 +42,16 @@ from letdown.journal import (
 )
 from letdown.journal.accounts import Account
 from letdown.journal.records import check_zone, now_utc
+from letdown.journal.sample import (
+    CHILD,
+    DAYS,
+    AddStep,
+    Step,
+    Writer,
+    entries_per_day,
+    fast_engine,
+    plan_household,
+)
 from letdown.pump.session import LETDOWN
 from letdown.recording import DEVICE_NAME
 from letdown.twin.cohort import generate_cohort

@@ -158,9 +158,14 @@ def book_for(who: Identity, journal: Journal) -> Book:
     return Book(
         journal.engine,
         HouseholdView(
-            who.household_id, who.household, who.time_zone, Units(who.units), Word(who.word)
+            who.household_id,
+            who.household,
+            who.time_zone,
+            Units(who.units),
+            Word(who.word),
+            who.storage_rules,
         ),
-        MemberView(who.member_id, who.member, who.role),
+        MemberView(who.member_id, who.member, who.role, who.chosen),
         recent=journal.recent,
         revision=who.revision,
     )

@@ -34,8 +34,7 @@ from letdown.device.base import SIDES, Pump, Side, make_safe
 from letdown.device.sim import SimPump
 from letdown.errors import InvalidEntryError, LetdownError
 from letdown.journal import Identity, Journal, NotAllowedError, PumpSession
-from letdown.pump.comfort import MIN_CEILING_MMHG, ComfortProfile
-from letdown.pump.program import HARD_CAP_MMHG
+from letdown.pump.comfort import MAX_CEILING_MMHG, MIN_CEILING_MMHG, ComfortProfile
 from letdown.pump.session import (
     LETDOWN,
     AdaptiveProgram,
@@ -46,6 +45,7 @@ from letdown.pump.session import (
 )
 from letdown.pump.session import PumpSession as Controller
 from letdown.recording import DEVICE_NAME, to_journal
+from letdown.safety import SafePump
 from letdown.twin.cohort import ParentSpec, generate_cohort
 from letdown.web.settings import Settings
 
@@ -185,7 +185,7 @@ class LiveSession:
     started_by: str
     program: str
     controller: Controller
-    pump: Pump
+    pump: SafePump
     started_at: datetime
     speed: float
     latest: Snapshot
@@ -366,11 +366,12 @@ class LiveHub:
                 live.pump.close()
                 raise HubClosedError("letdown is shutting down: the pump cannot start now")
             house.live = live
+            # Not a daemon: the process waits for the pump to be left safe.
             thread = threading.Thread(
                 target=self._control,
                 args=(house, live),
                 name=f"letdown-pump-{house.id}",
-                daemon=True,
+                daemon=False,
             )
             live.thread = thread
             thread.start()
@@ -452,9 +453,21 @@ class LiveHub:
             if live.thread is not None:
                 live.thread.join(STOP_JOIN_S)
                 if live.thread.is_alive():
+                    # Closing is a request the pump's safety core honours within a tick.
                     log.error("pump session %s did not stop in time: closing its device", live.id)
                     live.pump.close()
                     live.thread.join(STOP_JOIN_S)
+            if live.pump.closed and not live.pump.problems:
+                log.warning(
+                    "letdown is stopping: the pump of %s is off (motors off, vents open)",
+                    live.household,
+                )
+            else:
+                log.error(
+                    "letdown is stopping: the pump of %s may not be off: %s",
+                    live.household,
+                    "; ".join(live.pump.problems) or "it did not close",
+                )
         for feed in feeds:
             feed.offer(None)
 
@@ -585,9 +598,10 @@ class LiveHub:
             latest=controller.snapshot(),
         )
 
-    def _open_pump(self, number: int) -> Pump:
+    def _open_pump(self, number: int) -> SafePump:
+        """The session's pump, under the safety core: the hub never holds a raw backend."""
         if self.settings.device != "sim":
-            return open_pump(self.settings.device)
+            return SafePump(open_pump(self.settings.device))
         if self._parent is not None:
             parent = self._parent
             seed: int | str = self._seed if self._seed is not None else f"web:{number}"
@@ -602,7 +616,7 @@ class LiveHub:
             except BaseException:
                 pump.close()
                 raise
-        return pump
+        return SafePump(pump)
 
     def _journal_comfort(self, who: Identity) -> ComfortProfile:
         """Each side's ceiling from the household's latest letdown sessions that had one."""
@@ -678,9 +692,9 @@ def _controller_command(kind: LiveCommand, side: Side | None, command_id: str) -
 
 
 def _plausible(ceiling_mmhg: float) -> bool:
-    """A ceiling a session can start from (not the search's upper bound, which a
-    session may have stored for a side that never found its ceiling)."""
-    return MIN_CEILING_MMHG <= ceiling_mmhg < HARD_CAP_MMHG - 20.0
+    """A ceiling a session can start from: within the safety core's limits for a comfort
+    ceiling (an older release may have stored a search's upper bound as one)."""
+    return MIN_CEILING_MMHG <= ceiling_mmhg < MAX_CEILING_MMHG
 
 
 def _close_safely(pump: Pump) -> str | None:

@@ -8,6 +8,8 @@ without its forms, and any post from a viewer is refused (403).
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +23,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from letdown.errors import InvalidEntryError, JournalError, NotFoundError
+from letdown.insights import supply
+from letdown.insights.report import Insights
 from letdown.journal import (
     BagView,
     Book,
@@ -47,6 +51,7 @@ from letdown.journal.parse import (
     parse_since,
     parse_time,
 )
+from letdown.journal.plausible import concerns
 from letdown.journal.records import (
     KINDS,
     MAX_SESSION_S,
@@ -76,7 +81,7 @@ HISTORY_PAGE = 50
 """Entries per history page: a bounded read, however long the journal."""
 
 DASHBOARD_SPAN = timedelta(hours=24)
-FLAGS = ("cracked", "bleeding", "engorged", "lump", "redness")
+FLAGS = ("cracked", "bleeding", "engorged", "lump", "redness", "blood_in_milk")
 KIND_NAMES = {
     "nurse": "Feed",
     "pump": "Pump session",
@@ -206,12 +211,15 @@ def describe(record: Record, shown: Shown) -> str:
             if pumped.pain is not None:
                 felt.append(f"pain {pumped.pain}")
             parts.append(f"{shown.side(side)} {', '.join(felt)}")
+        if record.total_ml is not None:
+            parts.append("total only, no sides")
         length = shown.span((record.end_at - record.start_at).total_seconds())
         return f"{shown.amount(record.volume_ml())} in {length} ({record.device}): " + "; ".join(
             parts
         )
     if isinstance(record, BottleFeed):
-        text = f"{shown.amount(record.amount_ml)} {record.content.value} for {record.child}"
+        amount = "amount unknown" if record.amount_ml is None else shown.amount(record.amount_ml)
+        text = f"{amount} {record.content.value} for {record.child}"
         if record.bags:
             text += " from bag " + ", ".join(use.bag for use in record.bags)
         if record.leftover_ml:
@@ -365,12 +373,63 @@ class Reader:
         return text
 
     def record(self, model: type[Record], data: dict[str, Any]) -> Record:
-        """The record, or the journal's own words for what is wrong with it."""
+        """The record, or the journal's own words for what is wrong, under each field."""
         self.check()
         try:
             return validate(model, data)
         except InvalidEntryError as exc:
-            raise FormError({"_form": str(exc)}) from None
+            raise FormError(form_errors(exc.fields, str(exc))) from None
+
+    def plausible(self, record: Record, book: Book) -> None:
+        """Refuse what cannot be right; what is only implausible needs the confirmation
+        box, which names the figure (and is asked again if the figure changes)."""
+        child = getattr(record, "child", None)
+        born = next((c.birth_date for c in book.children() if c.name == child), None)
+        found = concerns(record, now=self.shown.now, birth_date=born)
+        if not found:
+            return
+        errors = form_errors({c.field: c.message for c in found}, "")
+        refused = [concern for concern in found if concern.refuses]
+        if refused:
+            raise FormError(errors)
+        summary = "; ".join(concern.message for concern in found)
+        token = hashlib.sha256(summary.encode()).hexdigest()[:16]
+        if self.text("confirm") != token:
+            raise FormError({**errors, "_confirm": summary, "_confirm_token": token})
+
+
+RECORD_TO_FORM = {
+    "start_at": "started",
+    "end_at": "minutes",
+    "amount_ml": "amount",
+    "leftover_ml": "leftover",
+    "fever_c": "fever",
+    "total_ml": "volume_left",
+    "bags": "bags",
+    "device": "device",
+    "child": "child",
+    "name": "name",
+    "birth_date": "birth_date",
+    "sides": "volume_left",
+}
+"""The quick-log form field where a record field is typed (per side: ``volume_left``...)."""
+
+
+def form_errors(fields: Mapping[str, str], fallback: str) -> dict[str, str]:
+    """Record field problems as form field errors, each under the field it is about."""
+    errors: dict[str, str] = {}
+    for where, message in fields.items():
+        parts = where.split(".")
+        if len(parts) == 3 and parts[0] == "sides":
+            name = {"volume_ml": "volume", "duration_s": "minutes", "pain": "pain"}.get(
+                parts[2], parts[2]
+            )
+            errors.setdefault(f"{name}_{parts[1]}", message)
+        elif parts[0] in RECORD_TO_FORM:
+            errors.setdefault(RECORD_TO_FORM[parts[0]], message)
+        else:
+            errors.setdefault("_form", message)
+    return errors or {"_form": fallback}
 
 
 async def posted(request: Request) -> FormData:
@@ -455,8 +514,15 @@ def _symptom_sides(reader: Reader) -> dict[str, dict[str, Any]]:
 def _bag_draws(
     reader: Reader, amount_ml: float | None, usable: list[BagView]
 ) -> list[dict[str, Any]]:
-    """What each chosen bag gives, soonest to expire first, until the bottle is full."""
+    """What each chosen bag gives, soonest to expire first, until the bottle is full.
+
+    "Use next" (``bags_next``) takes the use-next bags in order, as many as the bottle
+    needs: one tap, where ticking bags one by one is for choosing others.
+    """
     chosen = {code.upper() for code in reader.many("bags")}
+    auto = reader.flag("bags_next") and not chosen
+    if auto:
+        chosen = {bag.code for bag in usable}
     if not chosen or amount_ml is None:
         return []
     known = {bag.code for bag in usable}
@@ -468,7 +534,8 @@ def _bag_draws(
         if bag.code not in chosen:
             continue
         if left_ml <= 0:
-            reader.fail("bags", f"the bottle is full before bag {bag.code}: leave it unticked")
+            if not auto:
+                reader.fail("bags", f"the bottle is full before bag {bag.code}: leave it unticked")
             break
         take_ml = min(bag.remaining_ml, left_ml)
         draws.append({"bag": bag.code, "volume_ml": take_ml})
@@ -484,7 +551,7 @@ def _flashes(request: Request) -> list[dict[str, str]]:
     if not raw:
         return []
     kind, _, text = unquote(raw).partition(":")
-    return [{"kind": kind if kind in {"ok", "bad"} else "ok", "text": text[:300]}]
+    return [{"kind": kind if kind in {"ok", "warn", "bad"} else "ok", "text": text[:300]}]
 
 
 def page(
@@ -514,12 +581,12 @@ def page(
     return response
 
 
-def done(to: str, message: str, settings: SettingsDep) -> RedirectResponse:
-    """Post/redirect/get, with a message for the page redirected to."""
+def done(to: str, message: str, settings: SettingsDep, kind: str = "ok") -> RedirectResponse:
+    """Post/redirect/get, with a message (``ok`` or ``warn``) for the page redirected to."""
     response = RedirectResponse(to, status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         FLASH_COOKIE,
-        quote(f"ok:{message}"),
+        quote(f"{kind}:{message}"),
         max_age=60,
         path="/",
         httponly=True,
@@ -556,7 +623,23 @@ def dashboard(request: Request, who: IdentityDep, book: BookDep) -> Response:
         expiring=[bag for bag in bags if fresh[bag.code] == "today"],
         leftovers=book.leftovers(shown.now),
         stashed_ml=sum(bag.remaining_ml for bag in usable),
+        insights=request.app.state.insights.get(who),
+        sees_private=who.sees_private,
+        hour_clock=_hour_clock,
+        cite=cite,
     )
+
+
+def cite(source: str) -> str:
+    """A source as the pages show it: without the journal's name where that name carries a
+    word the household may not have chosen ("Breastfeed Med"); the code keeps it whole."""
+    return re.sub(r",? Breastfeed (Med|Rev)[^;()]*", "", source)
+
+
+def _hour_clock(hour: float) -> str:
+    """A plan's local hour (7.5) as a clock time (07:30)."""
+    minutes = round(hour * 60)
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
 
 
 @router.post("/theme", dependencies=[SameOrigin])
@@ -624,7 +707,7 @@ def _entry_saved(book: Book, uid: str) -> bool:
     return True
 
 
-JOURNAL_FORMS = ("nurse", "pump", "bottle", "care", "symptom", "child")
+JOURNAL_FORMS = ("nurse", "pump", "bottle", "care", "symptom", "child", "child-edit")
 
 
 def _journal(
@@ -686,6 +769,8 @@ def _quick_log(
         message = QUICK_LOG[name](reader, book)
     except FormError as problem:
         errors = problem.errors
+    except InvalidEntryError as exc:  # the journal refused it: say why, under the field
+        errors = form_errors(exc.fields, str(exc))
     except JournalError as exc:  # the journal refused the record: say why, above the form
         if uid is not None and _entry_saved(book, uid):  # sent twice at once
             return done("/journal", ALREADY_SAVED, settings)
@@ -710,6 +795,7 @@ def _write_nurse(reader: Reader, book: Book) -> str:
             "notes": reader.text("notes"),
         },
     )
+    reader.plausible(record, book)
     book.add(record, uid=reader.uid)
     return f"Feed added: {describe(record, reader.shown)}"
 
@@ -737,6 +823,7 @@ def _write_pump(reader: Reader, book: Book) -> str:
         },
     )
     assert isinstance(record, PumpSession)
+    reader.plausible(record, book)
     # Checked before anything is written, so that the bag cannot fail after the session.
     if where and record.volume_ml() <= 0:
         raise FormError({"stash": "nothing to stash: the session gave no milk"})
@@ -776,6 +863,7 @@ def _write_bottle(reader: Reader, book: Book) -> str:
             "notes": reader.text("notes"),
         },
     )
+    reader.plausible(record, book)
     book.add(record, uid=reader.uid)
     return f"Bottle added: {describe(record, shown)}"
 
@@ -810,9 +898,24 @@ def _write_child(reader: Reader, book: Book) -> str:
     try:
         info = validate(ChildInfo, {"name": reader.text("name"), "birth_date": born})
     except InvalidEntryError as exc:
-        raise FormError({"_form": str(exc)}) from None
+        raise FormError(form_errors(exc.fields, str(exc))) from None
     book.add_child(info)
     return f"{info.name} added."
+
+
+def _edit_child(reader: Reader, book: Book) -> str:
+    """Correct a child's name or birth date, or remove one added by mistake."""
+    was = reader.text("was")
+    if reader.text("action") == "remove":
+        book.remove_child(was)
+        return f"{was} removed."
+    born = reader.text("birth_date") or None
+    try:
+        info = validate(ChildInfo, {"name": reader.text("name"), "birth_date": born})
+    except InvalidEntryError as exc:
+        raise FormError(form_errors(exc.fields, str(exc))) from None
+    book.edit_child(was, info)
+    return f"{info.name} corrected."
 
 
 QUICK_LOG: dict[str, Write] = {
@@ -822,6 +925,7 @@ QUICK_LOG: dict[str, Write] = {
     "care": _write_care,
     "symptom": _write_symptom,
     "child": _write_child,
+    "child-edit": _edit_child,
 }
 
 
@@ -870,6 +974,7 @@ def _stash(
         fresh=fresh,
         next_code=usable[0] if usable else None,
         total_ml=sum(bag.remaining_ml for bag in stored if fresh[bag.code] != "expired"),
+        expired=[bag for bag in stored if fresh[bag.code] == "expired"],
         add_form=failed if failed and failed.id == "add" else FormState("add", open=adding),
         failed=failed,
         children=book.children(),
@@ -919,6 +1024,14 @@ def stash_add(
             return done("/stash", ALREADY_SAVED, settings)
         state = FormState("add", reader.values(), {"_form": str(exc)}, True)
         return _stash(request, who, book, state)
+    if bag.expired(shown.now):
+        return done(
+            "/stash",
+            f"Bag {bag.code} added, but it is past its use-by ({shown.time(bag.expiry.use_by)}, "
+            f"{bag.expiry.rule}): do not feed it; discard it.",
+            settings,
+            kind="warn",
+        )
     return done(
         "/stash",
         f"Bag {bag.code} added ({shown.amount(bag.volume_ml)}, {where}): write {bag.code} on it.",
@@ -1090,7 +1203,7 @@ def _rounded(entry: StoredEntry, shown: Shown) -> dict[str, tuple[str, Any]]:
     elif isinstance(record, PumpSession):
         for side, pumped in record.sides.items():
             exact[f"volume_{side}"] = (shown.amount_value(pumped.volume_ml), pumped.volume_ml)
-    elif isinstance(record, BottleFeed):
+    elif isinstance(record, BottleFeed) and record.amount_ml is not None:
         exact["amount"] = (shown.amount_value(record.amount_ml), record.amount_ml)
         if record.leftover_ml:
             exact["leftover"] = (shown.amount_value(record.leftover_ml), record.leftover_ml)
@@ -1119,7 +1232,8 @@ def _entry_values(entry: StoredEntry, shown: Shown) -> dict[str, str]:
             values[f"pain_{side}"] = "" if pumped.pain is None else str(pumped.pain)
     elif isinstance(record, BottleFeed):
         values["child"] = record.child
-        values["amount"] = shown.amount_value(record.amount_ml)
+        if record.amount_ml is not None:
+            values["amount"] = shown.amount_value(record.amount_ml)
         values["content"] = record.content.value
         values["leftover"] = shown.amount_value(record.leftover_ml) if record.leftover_ml else ""
     elif isinstance(record, Care):
@@ -1151,8 +1265,11 @@ def _changes(reader: Reader, entry: StoredEntry, children: list[ChildInfo]) -> d
         changes["child"] = _child(reader, children)
         changes["sides"] = _nurse_sides(reader)
     elif isinstance(record, PumpSession):
-        before = record.model_dump(mode="json")["sides"]
-        changes["sides"] = _pump_sides(reader, before)
+        given = any(reader.text(f"volume_{side}") for side in SIDE_NAMES)
+        if record.total_ml is None or given:  # a total-only session stays so until split
+            before = record.model_dump(mode="json")["sides"]
+            changes["sides"] = _pump_sides(reader, before)
+            changes["total_ml"] = None
         changes["device"] = reader.text("device") or record.device
     elif isinstance(record, BottleFeed):
         changes["child"] = _child(reader, children)
@@ -1321,13 +1438,36 @@ def charts_page(request: Request, who: IdentityDep, book: BookDep, days: int = 1
     local_today = shown.now.astimezone(shown.zone).date()
     first_day = local_today - timedelta(days=days - 1)
     since = datetime.combine(first_day, datetime.min.time(), tzinfo=shown.zone).astimezone(UTC)
-    sessions = [
-        entry.record
-        for entry in book.history(since=since, until=shown.now, kinds=["pump"])
-        if isinstance(entry.record, PumpSession)
-    ]
-    sessions.reverse()
-    scale = charts.Scale(shown.zone, shown.units, shown.word)
+    insights = request.app.state.insights.get(who)
+    key = (
+        who.household_id,
+        who.revision,
+        insights.at,
+        days,
+        local_today,
+        who.units,
+        who.word,
+        who.time_zone,
+    )
+    cache: charts.ChartCache = request.app.state.charts
+    drawn = cache.get(key) if who.revision is not None else None
+    if drawn is None:
+        sessions = [
+            entry.record
+            for entry in book.history(since=since, until=shown.now, kinds=["pump"])
+            if isinstance(entry.record, PumpSession)
+        ]
+        sessions.reverse()
+        scale = charts.Scale(shown.zone, shown.units, shown.word)
+        drawn = charts.Drawn(
+            sessions=len(sessions),
+            daily=charts.daily_output(sessions, first_day, local_today, scale),
+            volumes=charts.session_volumes(sessions, scale),
+            comfort=charts.comfort_ceilings(sessions, scale),
+            model=charts.model_fit(_fit_points(insights, since), scale),
+        )
+        if who.revision is not None:
+            cache.put(key, drawn)
     return page(
         request,
         "charts.html",
@@ -1336,11 +1476,23 @@ def charts_page(request: Request, who: IdentityDep, book: BookDep, days: int = 1
         shown,
         days=days,
         day_choices=CHART_DAYS,
-        sessions=len(sessions),
-        daily=charts.daily_output(sessions, first_day, local_today, scale),
-        volumes=charts.session_volumes(sessions, scale),
-        comfort=charts.comfort_ceilings(sessions, scale),
+        sessions=drawn.sessions,
+        daily=drawn.daily,
+        volumes=drawn.volumes,
+        comfort=drawn.comfort,
+        model=drawn.model,
     )
+
+
+def _fit_points(
+    insights: Insights, since: datetime
+) -> dict[str, list[tuple[datetime, float, float]]]:
+    """The supply model's fit to each side, from the household's kept insights."""
+    return {
+        side: supply.fitted(seen.fit, since)
+        for side, seen in insights.sides.items()
+        if seen.fit is not None
+    }
 
 
 __all__ = ["Shown", "describe", "router"]

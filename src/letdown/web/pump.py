@@ -122,6 +122,9 @@ class SideState(BaseModel):
     level_mmhg: float = Field(description="the side's working level")
     ceiling_mmhg: float = Field(description="the side's comfort ceiling this session")
     learning: bool = Field(description="the ceiling is still being found")
+    peak_mmhg: float | None = Field(
+        None, description="the highest vacuum of the last full cycle (steady; None before one)"
+    )
 
 
 class FaultInfo(BaseModel):
@@ -198,6 +201,7 @@ def _side(view: SideView) -> SideState:
         level_mmhg=round(view.level_mmhg, 1),
         ceiling_mmhg=round(view.ceiling_mmhg, 1),
         learning=view.learning,
+        peak_mmhg=_round(view.peak_mmhg),
     )
 
 

@@ -30,6 +30,7 @@
     error: "of an error",
   };
   const ACTIVE = new Set(["stimulation", "expression", "restimulation", "paused"]);
+  const OLD_SESSION_MS = 5 * 60 * 1000; // an ended session older than this is history, not news
 
   const canControl = root.dataset.canControl === "true";
   const units = root.dataset.units;
@@ -46,6 +47,11 @@
   let lastMessageMs = 0;
   let wakeLock = null;
   let busy = false;
+  // Per session (reset when its id changes): time spent paused, what each side has collected.
+  let sessionId = null;
+  let pausedFromS = null;
+  let pausedTotalS = 0;
+  let collected = { left: 0, right: 0 };
 
   // --- state in, screen out ------------------------------------------------------------
   function accept(state, fresh) {
@@ -53,6 +59,45 @@
     if (!fresh && latest && state.seq <= latest.seq) return;
     latest = state;
     if (!frame) frame = requestAnimationFrame(draw);
+  }
+
+  function track(state) {
+    if (state.session_id !== sessionId) {
+      sessionId = state.session_id;
+      pausedFromS = null;
+      pausedTotalS = 0;
+      collected = { left: 0, right: 0 };
+    }
+    if (state.state === "paused") {
+      if (pausedFromS === null) pausedFromS = state.elapsed_s;
+    } else if (pausedFromS !== null) {
+      pausedTotalS += Math.max(0, state.elapsed_s - pausedFromS);
+      pausedFromS = null;
+    }
+  }
+
+  // The clock stops while paused: the pumping time, not the time since the start.
+  function pumpingS(state) {
+    const upTo = pausedFromS === null ? state.elapsed_s : pausedFromS;
+    return Math.max(0, upTo - pausedTotalS);
+  }
+
+  // Milk collected never goes down on screen (a scale's reading wobbles by a mL).
+  function collectedMl(side, view) {
+    const now = view && view.volume_ml !== null && view.volume_ml !== undefined ? view.volume_ml : 0;
+    collected[side] = Math.max(collected[side], now);
+    return collected[side];
+  }
+
+  function span(seconds) {
+    const s = Math.max(0, Math.round(seconds || 0));
+    const minutes = Math.floor(s / 60);
+    if (minutes === 0) return `${s} s`;
+    return s % 60 ? `${minutes} min ${s % 60} s` : `${minutes} min`;
+  }
+
+  function endedLongAgo(state) {
+    return !state.running && state.read_at && Date.now() - state.read_at * 1000 > OLD_SESSION_MS;
   }
 
   function clock(seconds) {
@@ -101,7 +146,9 @@
     gauge.dataset.levelMmhg = level === null ? "" : String(level);
     gauge.dataset.ceilingMmhg = ceiling === null || ceiling === undefined ? "" : String(ceiling);
     gauge.dataset.learning = view && view.learning && state.running ? "true" : "false";
-    const shown = state.running && vacuum !== null ? Math.max(0, vacuum) : 0;
+    const pumping = state.running && state.state !== "paused";
+    const peak = view && view.peak_mmhg !== null && view.peak_mmhg !== undefined ? view.peak_mmhg : vacuum;
+    const shown = pumping && peak !== null ? Math.max(0, peak) : 0;
     const fill = gauge.querySelector(".gauge-fill");
     // The gap is longer than the arc, so the dash pattern never starts over at its end.
     fill.setAttribute("stroke-dasharray", `${((100 * shown) / scale).toFixed(1)} 101`);
@@ -110,10 +157,11 @@
     // The ceiling is marked outside the arc, the working level inside it.
     mark(gauge.querySelector(".gauge-ceiling"), (ceiling || 0) / scale, ceiling !== null, 51, 58);
     mark(gauge.querySelector(".gauge-level"), (level || 0) / scale, view !== null && state.running, 34, 44);
+    // The big number is each cycle's peak: steady, where the vacuum now swings 0 to peak.
     gauge.querySelector(".gauge-value").textContent =
-      state.running && vacuum !== null ? String(Math.round(vacuum)) : "–";
+      pumping && peak !== null ? String(Math.max(0, Math.round(peak))) : "–";
     setText(`flow-${side}`, view && state.running ? view.flow_ml_min.toFixed(1) : "0.0");
-    setText(`volume-${side}`, view ? volume(view.volume_ml) : volume(0));
+    setText(`volume-${side}`, volume(collectedMl(side, view)));
     setText(`level-${side}`, level === null ? "–" : level.toFixed(0));
     setText(`ceiling-${side}`, ceiling === null || ceiling === undefined ? "–" : ceiling.toFixed(0));
     $(`learning-${side}`).hidden = !(view && view.learning && state.running && ACTIVE.has(state.state));
@@ -123,9 +171,11 @@
     frame = 0;
     const state = latest;
     if (!state) return;
-    root.dataset.state = state.state;
-    setText("phase", PHASES[state.state] || state.state);
-    setText("elapsed", clock(state.elapsed_s));
+    track(state);
+    const old = endedLongAgo(state);
+    root.dataset.state = old ? "idle" : state.state;
+    setText("phase", old ? PHASES.idle : PHASES[state.state] || state.state);
+    setText("elapsed", clock(old ? 0 : pumpingS(state)));
     for (const side of SIDES) drawSide(side, state[side], state);
     $("nearly-done").hidden = !(state.running && state.nearly_done);
 
@@ -140,10 +190,17 @@
 
     const saved = $("saved");
     if (!state.running && state.ended_by && state.journal_entry_id !== null) {
-      const total = (state.left ? state.left.volume_ml || 0 : 0) + (state.right ? state.right.volume_ml || 0 : 0);
+      const total = collectedMl("left", state.left) + collectedMl("right", state.right);
       const unit = units === "floz" ? "fl oz" : "mL";
       const why = ENDINGS[state.ended_by] || state.ended_by;
-      saved.textContent = `Saved in the journal: ${volume(total)} ${unit} in ${clock(state.elapsed_s)}; it ended because ${why}.`;
+      const what = `${volume(total)} ${unit} in ${span(pumpingS(state))}; it ended because ${why}.`;
+      if (old) {
+        const ended = new Date(state.read_at * 1000);
+        const at = ended.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
+        saved.textContent = `The last session, ended ${at}, is in the journal: ${what}`;
+      } else {
+        saved.textContent = `Saved in the journal: ${what}`;
+      }
       saved.dataset.entryId = String(state.journal_entry_id);
       saved.hidden = false;
     } else {
