@@ -110,8 +110,10 @@ def test_bench_efficacy_writes_the_json_outside_checks_read(tmp_path: Path) -> N
             "--cohort",
             str(cohort),
             "--controllers",
-            "letdown,two-phase,oracle",
+            "letdown,two-phase,two-phase-sides,oracle",
             "--minutes",
+            "2",
+            "--sessions",
             "2",
             "--jobs",
             "1",
@@ -120,12 +122,14 @@ def test_bench_efficacy_writes_the_json_outside_checks_read(tmp_path: Path) -> N
         ],
     )
     assert result.exit_code == 0, result.output
+    assert "zero-pain limit" in result.output
     payload = json.loads(out.read_text())
     assert payload["cohort"] == "typical-2"
     assert payload["parents"] == 2
     assert payload["minutes"] == 2
-    assert set(payload["controllers"]) == {"letdown", "two-phase", "oracle"}
-    for row in payload["controllers"].values():
+    assert set(payload["controllers"]) == {"letdown", "two-phase", "two-phase-sides", "oracle"}
+    learned = payload["controllers"]["letdown"].pop("learned")
+    for row in [*payload["controllers"].values(), learned]:
         assert set(row) == {
             "yield_pct",
             "t80_s",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from letdown.device.base import SIDES, PressKind, Side
@@ -166,3 +168,29 @@ def test_bad_arguments_are_refused(pump: SimPump) -> None:
     with pytest.raises(ValueError, match="unknown comfort profile keys"):
         ComfortProfile.from_dict({"left": 150})
     assert ComfortProfile.from_dict(ComfortProfile(150.0, None).to_dict()) == ComfortProfile(150.0)
+
+
+def low_supply() -> ParentSpec:
+    # Little milk and weak flow: later ejections are too weak for the detector to see
+    # as ejections, yet they are most of what is left (twin.md §4 "low-supply").
+    return ParentSpec(
+        id="low",
+        ejection=EjectionSpec(latency_s=53.0, interval_s=103.0, count_max=5),
+        sides=SidesSpec(
+            left=SideSpec(available_ml=66.7, flow_ml_min=13.7, comfort_mmhg=211.7),
+            right=SideSpec(available_ml=79.6, flow_ml_min=15.0, comfort_mmhg=207.6),
+        ),
+    )
+
+
+def test_a_session_does_not_end_while_weak_ejections_still_bring_milk() -> None:
+    with SimPump(low_supply(), seed="101:4") as pump:
+        record = PumpSession(pump, replace(LETDOWN, cap_s=900.0)).run()
+        ejections = pump.twin.ejections
+    assert len(ejections) == 5
+    last = ejections[-1]
+    # Every ejection of the parent was pumped to its end before the session ended ...
+    assert record.ended_at_s >= last.start_s + last.duration_s
+    # ... and the "nearly done" notice came before the end, not after.
+    if record.nearly_done_at_s is not None:
+        assert record.nearly_done_at_s <= record.ended_at_s

@@ -462,3 +462,14 @@ def test_sensor_noise_follows_the_seed() -> None:
     assert same != other
     assert len(set(same)) > 3  # noise, not a constant
     assert sum(a != b for a, b in zip(same, other, strict=True)) > 100
+
+
+def test_late_let_down_parents_wait_longer_for_their_first_ejection() -> None:
+    late = generate_cohort(100, 3, "late let-down")
+    assert late.parents == generate_cohort(100, 3, "late-let-down").parents
+    typical = generate_cohort(100, 3, "typical")
+
+    def latency(cohort: Cohort) -> float:
+        return statistics.fmean(parent.ejection.latency_s for parent in cohort.parents)
+
+    assert latency(late) > 2 * latency(typical)

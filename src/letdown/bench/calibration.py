@@ -2,8 +2,12 @@
 
 Every simulated parent runs the reference programs on the simulated pump, through the
 same device seam a controller uses; the rows compare cohort statistics with the
-published targets. Comparisons between programs (C9-C11) are paired: the same parents,
-the same seeds, only the program differs.
+published targets. Each row measures what its study measured: the programs run at the
+maximum comfortable vacuum (MCV) that Kent et al. 2008's stepwise protocol finds for
+each side (not the twin's hidden comfort value), ejections are counted and timed by a
+flow-based detector on the bottle scales' readings, as the studies did from flow (Prime
+et al. 2009), not taken from the twin's truth. Comparisons between programs (C9-C11) are
+paired: the same parents, the same seeds, only the program differs.
 """
 
 from __future__ import annotations
@@ -14,16 +18,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from letdown.bench.pool import map_tasks
-from letdown.device.base import SIDES, Side
+from letdown.device.base import SIDES, Clock, Side
 from letdown.device.sim import SimPump
 from letdown.pump.comfort import find_limits
+from letdown.pump.detection import FlowEstimator, LetdownDetector
 from letdown.pump.program import CLASSIC_47, THREE_PHASE, TWO_PHASE, Program
 from letdown.pump.runner import run_program
 from letdown.twin.cohort import Cohort, ParentSpec
 from letdown.twin.model import Twin
 from letdown.twin.sources import (
     GARDNER_2015_DURATION,
-    JONES_2001_DOUBLE,
     KENT_2006_RIGHT,
     KENT_2008_EJECTIONS,
     KENT_2008_MCV,
@@ -78,8 +82,70 @@ class Row:
     source: Source
 
 
-def _ceilings(parent: ParentSpec) -> dict[Side, float]:
-    return {Side.LEFT: parent.sides.left.comfort_mmhg, Side.RIGHT: parent.sides.right.comfort_mmhg}
+class _Scales:
+    """Wraps the simulated clock to keep every new bottle-scale reading of both sides."""
+
+    def __init__(self, pump: SimPump) -> None:
+        self._pump = pump
+        self._inner: Clock = pump.clock
+        self._last_at_s = -1.0
+        self.samples: list[tuple[float, float, float]] = []
+
+    def now_s(self) -> float:
+        return self._inner.now_s()
+
+    def sleep_until(self, at_s: float) -> None:
+        self._inner.sleep_until(at_s)
+        left, right = (self._pump.read_volume(side) for side in SIDES)
+        if left is None or right is None or left.at_s == self._last_at_s:
+            return
+        self._last_at_s = left.at_s
+        self.samples.append((left.at_s, left.volume_ml, right.volume_ml))
+
+
+class _ScaledPump(SimPump):
+    def __init__(self, parent: ParentSpec, seed: str) -> None:
+        super().__init__(parent, seed=seed)
+        self.scales = _Scales(self)
+        self._clock = self.scales
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """Ejections as a flow-based detector sees them on the bottle scales."""
+
+    ejections: int
+    durations_s: tuple[float, ...]
+    """Rise to fall of each ejection that ended before the session did."""
+
+
+def measure_ejections(samples: Sequence[tuple[float, float, float]]) -> Measured:
+    """Count and time the ejections in scale readings ``(at_s, left_ml, right_ml)``.
+
+    The same detector the controller uses: the two sides' flows summed, a rise is an
+    ejection and a lasting fall its end (Prime et al. 2009 detected ejections from flow).
+    A duration runs from when the flow rose to when it fell below the lull level: the
+    detector confirms each a fixed time later (``rise_samples`` and ``lull_s``).
+    """
+    flows = [FlowEstimator(), FlowEstimator()]
+    detector = LetdownDetector()
+    rise_s = detector.settings.rise_samples * 0.1
+    for at_s, left_ml, right_ml in samples:
+        total = flows[0].add(at_s, left_ml) + flows[1].add(at_s, right_ml)
+        detector.update(at_s, total)
+    starts, ends = detector.ejections_s, detector.lulls_s
+    durations = tuple(
+        (end_s - detector.settings.lull_s) - (start_s - rise_s)
+        for start_s, end_s in zip(starts, ends, strict=False)
+    )
+    return Measured(len(starts), durations)
+
+
+def kent_mcv(parent: ParentSpec, seed: str) -> dict[Side, float]:
+    """Each side's MCV as Kent et al. 2008's stepwise protocol finds it."""
+    with SimPump(parent, seed=seed) as pump:
+        limits = find_limits(pump)
+    return {side: limits[side].ceiling_mmhg for side in SIDES}
 
 
 def _removed_pct(twin: Twin, sides: Sequence[Side] = SIDES) -> float:
@@ -89,22 +155,28 @@ def _removed_pct(twin: Twin, sides: Sequence[Side] = SIDES) -> float:
 
 
 def _session(
-    parent: ParentSpec, seed: str, program: Program, sides: Sequence[Side] = SIDES
-) -> Twin:
-    with SimPump(parent, seed=seed) as pump:
-        run_program(pump, program, _ceilings(parent), sides=sides)
-        return pump.twin
+    parent: ParentSpec,
+    seed: str,
+    program: Program,
+    ceilings: dict[Side, float],
+    sides: Sequence[Side] = SIDES,
+) -> tuple[Twin, Measured]:
+    with _ScaledPump(parent, seed) as pump:
+        run_program(pump, program, ceilings, sides=sides)
+        return pump.twin, measure_ejections(pump.scales.samples)
 
 
 def run_parent(parent: ParentSpec, seed: str, index: int, compare: bool) -> ParentRun:
-    """Every calibration session of one parent; ``compare`` adds C9-C11's programs."""
-    with SimPump(parent, seed=seed) as pump:
-        limits = find_limits(pump)
-    mcv = tuple(limits[side].ceiling_mmhg for side in SIDES)
+    """Every calibration session of one parent; ``compare`` adds C9-C11's programs.
+
+    The programs run at the MCV the stepwise protocol finds for each side.
+    """
+    found = kent_mcv(parent, seed)
+    mcv = tuple(found[side] for side in SIDES)
 
     single_side = SIDES[index % 2]
-    single = _session(parent, seed, TWO_PHASE, (single_side,))
-    double = _session(parent, seed, TWO_PHASE)
+    single, single_seen = _session(parent, seed, TWO_PHASE, found, (single_side,))
+    double, double_seen = _session(parent, seed, TWO_PHASE, found)
     removed_ml = sum(double.removed_ml(side) for side in SIDES)
     ejections = double.ejections
     volumes = [sum(e.volume_ml) for e in ejections]
@@ -114,35 +186,36 @@ def run_parent(parent: ParentSpec, seed: str, index: int, compare: bool) -> Pare
         first_beats_third = peaks[0] > statistics.fmean(peaks[2:])
 
     soft = classic = three = sequential_pct = None
+    classic_seen = three_seen = None
     if compare:
-        soft = _session(parent, seed, TWO_PHASE.scaled(SOFT_FRACTION))
-        classic = _session(parent, seed, CLASSIC_47)
-        three = _session(parent, seed, THREE_PHASE)
+        soft, _ = _session(parent, seed, TWO_PHASE.scaled(SOFT_FRACTION), found)
+        classic, classic_seen = _session(parent, seed, CLASSIC_47, found)
+        three, three_seen = _session(parent, seed, THREE_PHASE, found)
         with SimPump(parent, seed=seed) as pump:
             half_s = TWO_PHASE.duration_s / 2
             for side in SIDES:
-                run_program(pump, TWO_PHASE, _ceilings(parent), sides=(side,), duration_s=half_s)
+                run_program(pump, TWO_PHASE, found, sides=(side,), duration_s=half_s)
             sequential_pct = _removed_pct(pump.twin)
     return ParentRun(
         index=index,
         mcv_mmhg=mcv,
         single_pct=_removed_pct(single, (single_side,)),
-        single_ejections=len(single.ejections),
+        single_ejections=single_seen.ejections,
         double_pct=_removed_pct(double),
-        double_ejections=len(ejections),
+        double_ejections=double_seen.ejections,
         first_share_pct=100.0 * volumes[0] / removed_ml if volumes and removed_ml else None,
         first_two_share_pct=100.0 * sum(volumes[:2]) / removed_ml
         if volumes and removed_ml
         else None,
         first_beats_third=first_beats_third,
-        durations_s=tuple(e.duration_s for e in ejections),
+        durations_s=double_seen.durations_s,
         peak_flow_ml_min=max(peaks, default=0.0),
         right_more=double.removed_ml(Side.RIGHT) > double.removed_ml(Side.LEFT),
         soft_pct=None if soft is None else _removed_pct(soft),
         classic_pct=None if classic is None else _removed_pct(classic),
-        classic_ejections=None if classic is None else len(classic.ejections),
+        classic_ejections=None if classic_seen is None else classic_seen.ejections,
         three_phase_pct=None if three is None else _removed_pct(three),
-        three_phase_ejections=None if three is None else len(three.ejections),
+        three_phase_ejections=None if three_seen is None else three_seen.ejections,
         sequential_pct=sequential_pct,
     )
 
@@ -316,7 +389,7 @@ def evaluate(runs: Sequence[ParentRun]) -> list[Row]:
             "",
             c11,
             c11 > 0.0,
-            PRIME_2012_DOUBLE if c11 > 0 else JONES_2001_DOUBLE,
+            PRIME_2012_DOUBLE,
         )
 
     flows = sorted(r.peak_flow_ml_min for r in runs)

@@ -1,12 +1,23 @@
 """Comparing controllers on the same simulated parents (``letdown bench efficacy``).
 
 Every controller runs every parent of a cohort with the same seed, so only the
-controller differs. ``two-phase`` and ``constant`` start knowing nothing of the parent:
-the parent sets their one knob as pump manuals say (after stimulation, raise the vacuum
-step by step until it is just uncomfortable on either side, then one step back; a "too
-much" press turns it down a step). ``letdown`` learns each side on its own. ``oracle``
-knows the hidden truth (each side's comfortable maximum) and shows the limit. All
-figures are in the twin.
+controller differs.
+
+- ``two-phase`` and ``constant``: the parent sets a fixed program as pump manuals say.
+  Before it, they find their maximum comfortable vacuum (MCV) the way Kent et al. 2008
+  did (``find_limits``: raise step by step until "that's my limit", then one step back),
+  and set the pump's one knob there: the lower of the two sides' MCV, since one knob
+  serves both. The program then runs at that knob, stimulation included (the two-phase
+  program stimulates at its own fraction of the knob).
+- ``two-phase-sides``: the same, with one knob per side (each side at its own MCV).
+- ``letdown``: the adaptive controller, learning each side on its own; it stops by itself
+  and its yield is what it removed when it stopped.
+- ``oracle``: the zero-pain limit: knowing the hidden truth (each side's comfortable
+  maximum), it pumps throughout at the highest vacuum that never goes above comfort.
+  No controller that keeps the parent out of pain can remove more in the same time.
+
+With two sessions a parent runs twice on the same draws; ``letdown``'s second session
+starts from the comfort profile it learned in the first. All figures are in the twin.
 """
 
 from __future__ import annotations
@@ -20,23 +31,16 @@ from typing import Any
 from letdown.bench.pool import map_tasks
 from letdown.device.base import SIDES, Clock, PressKind, Side
 from letdown.device.sim import SimPump
+from letdown.pump.comfort import ComfortProfile, find_limits
 from letdown.pump.program import CONSTANT, HARD_CAP_MMHG, TWO_PHASE, Phase, PhaseKind, Program
 from letdown.pump.runner import run_program
 from letdown.pump.session import LETDOWN, PumpSession
-from letdown.pump.tracking import CycleTracker
-from letdown.safety.handle import end_supervised, supervise
 from letdown.twin.cohort import Cohort, ParentSpec
 
-CONTROLLERS = ("letdown", "two-phase", "constant", "oracle")
-KNOB_START_MMHG = 100.0
-"""Pumps start at their lowest level on power-up (FDA 510(k) K191802)."""
-KNOB_STEP_MMHG = 10.0
-KNOB_STEP_S = 5.0
-KNOB_MAX_MMHG = 250.0
-"""A parent turns the knob one level (10 mmHg) every 5 s (ASSUMPTION), up to the pump's
-maximum (powered pumps cleared to 2007: 110-250 mmHg, Byrne et al., APHA 2007)."""
-ORACLE_MARGIN_MMHG = 3.0
-"""The oracle runs this far under each true ceiling: within the cycle's overshoot."""
+CONTROLLERS = ("letdown", "two-phase", "two-phase-sides", "constant", "oracle")
+ORACLE_MARGINS_MMHG = (2.0, 3.0, 4.0, 6.0, 9.0, 14.0)
+"""The oracle runs this far under each true ceiling, the smallest that keeps the true
+vacuum at or under comfort all session (a cycle overshoots its target by a little)."""
 SAMPLE_S = 1.0
 
 
@@ -72,7 +76,7 @@ class _ProbedPump(SimPump):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One controller on one parent."""
+    """One controller on one parent (one session)."""
 
     controller: str
     yield_pct: float
@@ -80,6 +84,9 @@ class Outcome:
     above_ceiling_s: float
     presses: int
     length_s: float
+    session: int = 1
+    profile: ComfortProfile | None = None
+    """What the session learned (``letdown``), to start the next one from."""
 
     def time_to(self, pct: float) -> float | None:
         for at_s, removed_pct in self.series:
@@ -90,105 +97,113 @@ class Outcome:
         return None
 
 
-def _run_letdown(pump: SimPump, length_s: float) -> None:
-    PumpSession(pump, replace(LETDOWN, cap_s=length_s)).run()
+def kent_mcv(parent: ParentSpec, seed: str) -> dict[Side, float]:
+    """Each side's MCV as Kent et al. 2008's stepwise protocol finds it (its own session).
+
+    A side that reached the search's top without a press keeps that top (the parent
+    never said it hurt).
+    """
+    with SimPump(parent, seed=f"{seed}:mcv") as pump:
+        limits = find_limits(pump)
+    return {side: limits[side].ceiling_mmhg for side in SIDES if side in limits}
 
 
-def _run_knob(pump: SimPump, program: Program, length_s: float) -> None:
-    """A fixed program whose one knob the parent sets by feel (see the module doc)."""
-    safe = supervise(pump)
-    clock = safe.clock
-    start_s = next_s = clock.now_s()
-    trackers = [CycleTracker(start_s), CycleTracker(start_s)]
-    knob = KNOB_START_MMHG
-    raising = True
-    expression_s = next(
-        (
-            sum(p.duration_s for p in program.phases[:i])
-            for i, p in enumerate(program.phases)
-            if p.kind is PhaseKind.EXPRESSION
-        ),
-        0.0,
-    )
-    next_raise_s = start_s + expression_s + KNOB_STEP_S
-    try:
-        while clock.now_s() - start_s < length_s - 1e-9:
-            now_s = clock.now_s()
-            _, phase = program.phase_at(now_s - start_s)
-            if raising and now_s >= next_raise_s:
-                next_raise_s += KNOB_STEP_S
-                if knob + KNOB_STEP_MMHG <= KNOB_MAX_MMHG:
-                    knob += KNOB_STEP_MMHG
-            for press in safe.presses():
-                if press.kind is PressKind.LIMIT and raising and now_s >= start_s + expression_s:
-                    knob -= KNOB_STEP_MMHG
-                    raising = False
-                elif press.kind is PressKind.TOO_MUCH:
-                    knob = max(KNOB_START_MMHG, knob - KNOB_STEP_MMHG)
-                    raising = False
-            peak = phase.peak_for(knob)
-            for index, side in enumerate(SIDES):
-                reading = safe.read_vacuum(side)
-                duty, vent = trackers[index].command(
-                    now_s,
-                    None if reading is None else reading.vacuum_mmhg,
-                    phase.rate_cpm,
-                    peak,
-                    phase.hold_s,
-                )
-                safe.set_duty(side, duty)
-                safe.set_vent(side, vent)
-            safe.kick()
-            if safe.fault is not None or safe.stopped:
-                break
-            next_s += 0.01
-            clock.sleep_until(next_s)
-    finally:
-        end_supervised(safe, pump)
+def _knobs(controller: str, mcv: dict[Side, float]) -> dict[Side, float]:
+    if controller == "two-phase-sides":
+        return dict(mcv)
+    knob = min(mcv.values())
+    return dict.fromkeys(SIDES, knob)
 
 
-def _run_oracle(pump: SimPump, parent: ParentSpec, length_s: float) -> None:
-    ceilings = {
-        Side.LEFT: min(HARD_CAP_MMHG, parent.sides.left.comfort_mmhg - ORACLE_MARGIN_MMHG),
-        Side.RIGHT: min(HARD_CAP_MMHG, parent.sides.right.comfort_mmhg - ORACLE_MARGIN_MMHG),
-    }
-    steady = Program(
+def _oracle_program(length_s: float) -> Program:
+    return Program(
         "oracle", (Phase(PhaseKind.EXPRESSION, length_s, 60.0, peak_fraction=1.0, hold_s=0.4),)
     )
-    run_program(pump, steady, ceilings)
 
 
-def run_controller(controller: str, parent: ParentSpec, seed: str, minutes: float) -> Outcome:
-    """``controller`` on one parent for ``minutes`` (or until it ends by itself)."""
+def _finish(
+    controller: str, pump: _ProbedPump, session: int, profile: ComfortProfile | None = None
+) -> Outcome:
+    twin = pump.twin
+    removed = sum(twin.removed_ml(side) for side in SIDES)
+    available = sum(twin.available_ml(side) for side in SIDES)
+    return Outcome(
+        controller=controller,
+        yield_pct=100.0 * removed / available if available else 0.0,
+        series=tuple(pump.probe.series),
+        above_ceiling_s=sum(twin.above_comfort_s(side) for side in SIDES),
+        presses=twin.presses_made[PressKind.TOO_MUCH],
+        length_s=twin.now_s,
+        session=session,
+        profile=profile,
+    )
+
+
+def _run_oracle(parent: ParentSpec, seed: str, length_s: float) -> Outcome:
+    """The zero-pain limit: the smallest margin under the truth that never hurts."""
+    outcome: Outcome | None = None
+    for margin in ORACLE_MARGINS_MMHG:
+        ceilings = {
+            Side.LEFT: min(HARD_CAP_MMHG, parent.sides.left.comfort_mmhg - margin),
+            Side.RIGHT: min(HARD_CAP_MMHG, parent.sides.right.comfort_mmhg - margin),
+        }
+        with _ProbedPump(parent, seed) as pump:
+            run_program(pump, _oracle_program(length_s), ceilings)
+            outcome = _finish("oracle", pump, 1)
+        if outcome.above_ceiling_s == 0.0:
+            break
+    assert outcome is not None
+    return outcome
+
+
+def run_controller(
+    controller: str,
+    parent: ParentSpec,
+    seed: str,
+    minutes: float,
+    *,
+    profile: ComfortProfile | None = None,
+    session: int = 1,
+    mcv: dict[Side, float] | None = None,
+) -> Outcome:
+    """``controller`` on one parent for ``minutes`` (or until it ends by itself).
+
+    ``profile`` starts ``letdown`` from ceilings learned before (its second session);
+    ``mcv`` is what ``kent_mcv`` found for this parent, if already known.
+    """
     length_s = minutes * 60.0
-    pump = _ProbedPump(parent, seed)
-    with pump:
-        if controller == "letdown":
-            _run_letdown(pump, length_s)
-        elif controller == "two-phase":
-            _run_knob(pump, TWO_PHASE, length_s)
-        elif controller == "constant":
-            _run_knob(pump, CONSTANT, length_s)
-        elif controller == "oracle":
-            _run_oracle(pump, parent, length_s)
-        else:
-            raise ValueError(f"unknown controller {controller!r}; known: {', '.join(CONTROLLERS)}")
-        twin = pump.twin
-        removed = sum(twin.removed_ml(side) for side in SIDES)
-        available = sum(twin.available_ml(side) for side in SIDES)
-        return Outcome(
-            controller=controller,
-            yield_pct=100.0 * removed / available if available else 0.0,
-            series=tuple(pump.probe.series),
-            above_ceiling_s=sum(twin.above_comfort_s(side) for side in SIDES),
-            presses=twin.presses_made[PressKind.TOO_MUCH],
-            length_s=twin.now_s,
-        )
+    if controller == "oracle":
+        return replace(_run_oracle(parent, seed, length_s), session=session)
+    if controller in ("two-phase", "two-phase-sides", "constant"):
+        knobs = _knobs(controller, kent_mcv(parent, seed) if mcv is None else mcv)
+        program = CONSTANT if controller == "constant" else TWO_PHASE
+        with _ProbedPump(parent, seed) as pump:
+            run_program(pump, program, knobs, duration_s=length_s)
+            return _finish(controller, pump, session)
+    if controller == "letdown":
+        with _ProbedPump(parent, seed) as pump:
+            record = PumpSession(pump, replace(LETDOWN, cap_s=length_s), profile=profile).run()
+            return _finish(controller, pump, session, record.comfort_profile())
+    raise ValueError(f"unknown controller {controller!r}; known: {', '.join(CONTROLLERS)}")
 
 
-def _run_parent(args: tuple[ParentSpec, str, tuple[str, ...], float]) -> list[Outcome]:
-    parent, seed, controllers, minutes = args
-    return [run_controller(name, parent, seed, minutes) for name in controllers]
+def _run_parent(args: tuple[ParentSpec, str, tuple[str, ...], float, int]) -> list[Outcome]:
+    """Every controller on one parent; with two sessions, the second ones follow."""
+    parent, seed, controllers, minutes, sessions = args
+    knob_users = {"two-phase", "two-phase-sides", "constant"}
+    mcv = kent_mcv(parent, seed) if knob_users & set(controllers) else None
+    first = [run_controller(name, parent, seed, minutes, mcv=mcv) for name in controllers]
+    if sessions < 2:
+        return first
+    # Only letdown learns; a fixed program and the oracle run the same way again, on
+    # the same draws, so their second session is their first.
+    second = [
+        run_controller(o.controller, parent, seed, minutes, profile=o.profile, session=2)
+        if o.controller == "letdown"
+        else replace(o, session=2)
+        for o in first
+    ]
+    return first + second
 
 
 def run_efficacy(
@@ -196,17 +211,20 @@ def run_efficacy(
     controllers: Sequence[str] = CONTROLLERS,
     minutes: float = 15.0,
     *,
+    sessions: int = 1,
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[list[Outcome]]:
-    """Every controller on every parent; one list of outcomes per parent."""
+    """Every controller on every parent; one list of outcomes per parent (by session)."""
     unknown = [name for name in controllers if name not in CONTROLLERS]
     if unknown:
         raise ValueError(f"unknown controller {unknown[0]!r}; known: {', '.join(CONTROLLERS)}")
     if not 0 < minutes <= 120:
         raise ValueError(f"minutes must be within (0, 120], got {minutes}")
+    if sessions not in (1, 2):
+        raise ValueError(f"sessions must be 1 or 2, got {sessions}")
     tasks = [
-        (parent, cohort.session_seed(index), tuple(controllers), minutes)
+        (parent, cohort.session_seed(index), tuple(controllers), minutes, sessions)
         for index, parent in enumerate(cohort.parents)
     ]
     return map_tasks(_run_parent, tasks, jobs=jobs, progress=progress)
@@ -221,31 +239,42 @@ def _median(values: list[float | None]) -> float | None:
     return None if middle is None else round(middle, 1)
 
 
+def _row(outcomes: list[Outcome], baselines: list[float | None]) -> dict[str, Any]:
+    return {
+        "yield_pct": round(statistics.fmean(o.yield_pct for o in outcomes), 3),
+        "t80_s": _median([o.time_to(80.0) for o in outcomes]),
+        "reach_baseline_s": _median(
+            [None if b is None else o.time_to(b) for o, b in zip(outcomes, baselines, strict=True)]
+        )
+        if any(b is not None for b in baselines)
+        else None,
+        "above_ceiling_s": round(statistics.fmean(o.above_ceiling_s for o in outcomes), 3),
+        "presses": round(statistics.fmean(o.presses for o in outcomes), 3),
+        "length_s": round(statistics.fmean(o.length_s for o in outcomes), 1),
+    }
+
+
 def summarise(cohort: Cohort, minutes: float, results: list[list[Outcome]]) -> dict[str, Any]:
-    """The ``--json`` document: means over parents; ``t80_s``/``reach_baseline_s`` medians."""
-    names = [outcome.controller for outcome in results[0]] if results else []
+    """The ``--json`` document: means over parents; ``t80_s``/``reach_baseline_s`` medians.
+
+    Each controller's row is its first session; ``controllers.letdown.learned`` (with two
+    sessions) holds the same figures for letdown's second session.
+    """
+    names = [o.controller for o in results[0] if o.session == 1] if results else []
+
+    def pick(parent: list[Outcome], name: str, session: int) -> Outcome | None:
+        return next((o for o in parent if o.controller == name and o.session == session), None)
+
+    baselines = [
+        None if (b := pick(parent, "two-phase", 1)) is None else b.yield_pct for parent in results
+    ]
     summary: dict[str, Any] = {}
-    for position, name in enumerate(names):
-        outcomes = [parent[position] for parent in results]
-        baselines = [
-            next((o.yield_pct for o in parent if o.controller == "two-phase"), None)
-            for parent in results
-        ]
-        summary[name] = {
-            "yield_pct": round(statistics.fmean(o.yield_pct for o in outcomes), 3),
-            "t80_s": _median([o.time_to(80.0) for o in outcomes]),
-            "reach_baseline_s": _median(
-                [
-                    None if b is None else o.time_to(b)
-                    for o, b in zip(outcomes, baselines, strict=True)
-                ]
-            )
-            if any(b is not None for b in baselines)
-            else None,
-            "above_ceiling_s": round(statistics.fmean(o.above_ceiling_s for o in outcomes), 3),
-            "presses": round(statistics.fmean(o.presses for o in outcomes), 3),
-            "length_s": round(statistics.fmean(o.length_s for o in outcomes), 1),
-        }
+    for name in names:
+        outcomes = [o for parent in results if (o := pick(parent, name, 1)) is not None]
+        summary[name] = _row(outcomes, baselines)
+        learned = [o for parent in results if (o := pick(parent, name, 2)) is not None]
+        if name == "letdown" and learned:
+            summary[name]["learned"] = _row(learned, baselines)
     return {
         "cohort": cohort.name,
         "parents": len(cohort.parents),

@@ -49,9 +49,21 @@ def bench_efficacy(
     cohort_file: Annotated[Path, typer.Option("--cohort", help="Cohort file (twin.md §4).")],
     controllers: Annotated[
         str,
-        typer.Option("--controllers", help="Comma-separated: letdown,two-phase,constant,oracle."),
-    ] = "letdown,two-phase,constant,oracle",
+        typer.Option(
+            "--controllers",
+            help="Comma-separated: letdown,two-phase,two-phase-sides,constant,oracle.",
+        ),
+    ] = "letdown,two-phase,two-phase-sides,constant,oracle",
     minutes: Annotated[float, typer.Option("--minutes", min=0.5, max=120)] = 15.0,
+    sessions: Annotated[
+        int,
+        typer.Option(
+            "--sessions",
+            min=1,
+            max=2,
+            help="2: each parent twice, letdown's second session with what it learned.",
+        ),
+    ] = 1,
     json_out: FiguresJson = None,
     jobs: Annotated[int, typer.Option("--jobs", min=0, help="Processes (0: one per core).")] = 0,
 ) -> None:
@@ -73,7 +85,9 @@ def bench_efficacy(
         cohort = cohort.model_copy(update={"name": cohort_file.stem})
     label = f"{len(names)} controllers x {len(cohort.parents)} parents"
     with _ProgressBar(label) as step:
-        results = run_efficacy(cohort, names, minutes, jobs=jobs or None, progress=step)
+        results = run_efficacy(
+            cohort, names, minutes, sessions=sessions, jobs=jobs or None, progress=step
+        )
     summary = summarise(cohort, minutes, results)
     table = Table(
         title=f"efficacy on {cohort.name}"
@@ -89,7 +103,13 @@ def bench_efficacy(
         "length s",
     ):
         table.add_column(column, justify="right")
+    rows = []
     for name, row in summary["controllers"].items():
+        label = f"{name} (zero-pain limit)" if name == "oracle" else name
+        rows.append((label, row))
+        if "learned" in row:
+            rows.append((f"{name}, 2nd session", row["learned"]))
+    for name, row in rows:
         table.add_row(
             name,
             f"{row['yield_pct']:.1f}",
@@ -100,6 +120,11 @@ def bench_efficacy(
             f"{row['length_s']:.0f}",
         )
     _common.console.print(table)
+    if "oracle" in summary["controllers"]:
+        _common.console.print(
+            "oracle: the zero-pain limit, the most milk removed with no time above comfort,"
+            " knowing each side's hidden comfortable maximum (no real controller can know it)"
+        )
     if json_out:
         _write_json(json_out, summary)
 

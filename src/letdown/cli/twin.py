@@ -23,7 +23,10 @@ def twin_cohort(
     out: Annotated[Path, typer.Option("--out", help="Cohort file to write (JSON).")],
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of every draw.")] = 0,
     profile: Annotated[
-        str, typer.Option("--profile", help="typical, sensitive, low-supply or oversupply.")
+        str,
+        typer.Option(
+            "--profile", help="typical, sensitive, low-supply, late-let-down or oversupply."
+        ),
     ] = "typical",
 ) -> None:
     """Write a generated cohort file (twin.md §4)."""

@@ -63,12 +63,20 @@ class AdaptiveProgram:
     expression: Phase
     restimulation: Phase
     quiet_s: float = 240.0
-    """Flow low this long after the last ejection ends the session (in the twin, 150 s
+    """The session ends once milk has only trickled for this long (in the twin, 150 s
     cost 2 points of yield at 15 min against 240 s: later, weaker ejections still come) ..."""
-    quiet_interval_factor: float = 1.6
-    """... or this many times the mean interval between ejections seen, if longer."""
+    quiet_interval_factor: float = 2.0
+    """... or for this many times the parent's own mean interval between the ejections
+    seen, if longer: the reflex recurs at a rhythm that is the parent's own (Prime et al.
+    2011), so a gap twice as long as usual means it has stopped ..."""
+    end_flow_fraction: float = 0.08
+    """... where milk "only trickles" while the two sides' flow over the last minute
+    stays under this fraction of the highest flow of the session's ejections. Relative,
+    so that it holds for a parent whose flow is weak (low supply: later ejections at a
+    third of the first one's flow are still milk coming; the flow between ejections is
+    a few per cent of an ejection's, twin.md §2) ..."""
     end_flow_ml_min: float = 0.3
-    """... while each side's flow over the last minute stays below this ..."""
+    """... and never under this (scale noise over a minute is well below it)."""
     nearly_done_s: float = 60.0
     """The "nearly done" notice comes this long before the predicted end."""
     finishing_s: float = 2.0
@@ -82,6 +90,14 @@ class AdaptiveProgram:
             value = getattr(self, name)
             if not 0 < value < 24 * 3600:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        for name, low, high in (
+            ("quiet_interval_factor", 0.0, 10.0),
+            ("end_flow_fraction", 0.0, 1.0),
+            ("end_flow_ml_min", 0.0, 100.0),
+        ):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be within {low:g}-{high:g}, got {value!r}")
         for phase in (self.stimulation, self.expression, self.restimulation):
             if phase.kind is PhaseKind.REST or phase.peak_fraction is None:
                 raise ValueError("adaptive phases set their peak as a fraction of the level")
@@ -293,6 +309,7 @@ class PumpSession:
         self._deadline_s = 0.0
         self._state_since_s = 0.0
         self._quiet_since_s: float | None = None
+        self._ejection_peak_ml_min = 0.0
         self._nearly_done_at_s: float | None = None
         self._finishing_ticks = 0
         self._record: SessionRecord | None = None
@@ -499,12 +516,23 @@ class PumpSession:
             self.pump.set_vent(side, vent_open)
 
     def _slow_flow_ml_min(self) -> float:
-        """The larger side's flow over the last minute (noise well under 1 mL/min)."""
+        """Both sides' flow over the last minute (scale noise well under 1 mL/min)."""
         history = self._minute
         if len(history) < 2 or history[-1][0] - history[0][0] < 50.0:
             return float("inf")
         (t0, left0, right0), (t1, left1, right1) = history[0], history[-1]
-        return 60.0 * max(left1 - left0, right1 - right0) / (t1 - t0)
+        return 60.0 * (left1 - left0 + right1 - right0) / (t1 - t0)
+
+    def _trickling(self) -> bool:
+        """Milk only trickles: no ejection flowing, and the last minute's flow is a small
+        fraction of the session's ejections (never before the first ejection)."""
+        if self.detector.flowing or not self.detector.ejections_s:
+            return False
+        program = self.program
+        end_ml_min = max(
+            program.end_flow_ml_min, program.end_flow_fraction * self._ejection_peak_ml_min
+        )
+        return self._slow_flow_ml_min() < end_ml_min
 
     def _on_volume(self, now_s: float, scales: list[Any]) -> None:
         if (
@@ -521,16 +549,23 @@ class PumpSession:
                 total += self._flows[index].add(scale.at_s, scale.volume_ml)
         self._flow_ml_min = total
         event = self.detector.update(now_s, total)
+        if self.detector.flowing:
+            self._ejection_peak_ml_min = max(self._ejection_peak_ml_min, total)
         state = self.machine.state
         if event is MilkEvent.LETDOWN:
-            self._quiet_since_s = None
-            self._nearly_done_at_s = None
             if self.machine.allows(Event.LETDOWN):
                 self.machine.send(Event.LETDOWN, now_s)
-        elif event is MilkEvent.LULL:
-            self._quiet_since_s = now_s
-            if state is State.EXPRESSION:
-                self.machine.send(Event.LULL, now_s)
+        elif event is MilkEvent.LULL and state is State.EXPRESSION:
+            self.machine.send(Event.LULL, now_s)
+        # The quiet that ends a session starts when milk only trickles, and any milk
+        # that comes again (an ejection too weak to be seen as one included) restarts it.
+        if self._trickling():
+            if self._quiet_since_s is None:
+                self._quiet_since_s = now_s
+        elif self._quiet_since_s is not None:
+            self._quiet_since_s = None
+            if now_s - self._started_s < self.program.cap_s - self.program.nearly_done_s:
+                self._nearly_done_at_s = None
 
     def _advance_state(self, now_s: float) -> None:
         machine = self.machine
@@ -553,11 +588,7 @@ class PumpSession:
             return
         elapsed_s = now_s - self._started_s
         end_in_s = program.cap_s - elapsed_s
-        if (
-            self._quiet_since_s is not None
-            and not self.detector.flowing
-            and self._slow_flow_ml_min() < program.end_flow_ml_min
-        ):
+        if self._quiet_since_s is not None:
             intervals = [
                 b - a
                 for a, b in zip(

@@ -212,6 +212,14 @@ PROFILES: dict[str, Profile] = {
         flow_ml_min=Spread(20.0, 0.25, 6.0, 45.0, ASSUMPTION),
         count_mean=4.5,
     ),
+    # Late let-down: the first ejection takes minutes to come. It comes about a minute
+    # into a breastfeed (Ramsay et al. 2004) and later when pumping, with no published
+    # figure for pumping (reference.md); how late, and that later ejections stay as
+    # frequent, is an ASSUMPTION: a median of 3 minutes, up to 7.
+    "late-let-down": replace(
+        _TYPICAL,
+        latency_s=Spread(180.0, 0.35, 90.0, 420.0, ASSUMPTION),
+    ),
     # Oversupply: storage near the top of Kent 1999's 74-382 mL range, fast flow.
     "oversupply": replace(
         _TYPICAL,
@@ -221,12 +229,19 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+def _profile_name(profile: str) -> str:
+    """``late let-down``, ``late_letdown`` and ``late-let-down`` name the same profile."""
+    name = "-".join(profile.strip().lower().replace("_", " ").replace("-", " ").split())
+    return "late-let-down" if name == "late-letdown" else name
+
+
 def generate_cohort(n: int, seed: int, profile: str = "typical", name: str = "") -> Cohort:
     """Draw ``n`` parents from ``profile``; the same arguments give the same cohort."""
     if n < 1:
         raise CohortError(f"a cohort needs at least one parent, got n={n}")
     if seed < 0:
         raise CohortError(f"seed must be zero or more, got {seed}")
+    profile = _profile_name(profile)
     try:
         shape = PROFILES[profile]
     except KeyError:
