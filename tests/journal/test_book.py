@@ -420,7 +420,7 @@ def test_a_code_given_by_hand_is_kept_in_capitals(book: Book, journal: Journal) 
     before = counts(journal)
     with pytest.raises(InvalidEntryError, match="a bag labelled MON-AM exists already"):
         book.stash_add(50, expressed_at=T0, code="Mon-Am")
-    with pytest.raises(InvalidEntryError, match="code: 1 to 20 characters"):
+    with pytest.raises(InvalidEntryError, match="code: 1 to 20 letters, digits or hyphens"):
         book.stash_add(50, expressed_at=T0, code="X" * 21)
     assert counts(journal) == before
 

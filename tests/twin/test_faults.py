@@ -114,6 +114,7 @@ FAULTS_AT_2S = [
     pytest.param(Fault(FaultKind.LEAK, 2.0, LEFT), id="leak"),
     pytest.param(Fault(FaultKind.VOLUME_STUCK, 2.0, LEFT), id="volume_stuck"),
     pytest.param(Fault(FaultKind.LOOP_STALL, 2.0, duration_s=0.5), id="loop_stall"),
+    pytest.param(Fault(FaultKind.GAIN_DRIFT, 2.0, LEFT, 0.7, 0.5), id="gain_drift"),
 ]
 
 
@@ -444,10 +445,10 @@ def test_rearm_clears_the_watchdog_by_the_next_tick() -> None:
     _pull_then_stop_kicking(pump, 99, 1.5)
     assert HardwareFault.WATCHDOG in pump.faults()
     pump.rearm()
-    ticks = drive(pump, 2.0, hold(), kick=False)
+    ticks = drive(pump, 2.0, hold())
     assert not any(t.watchdog for t in ticks)
     assert pump.faults() == frozenset()
-    # Armed again by the next kick, it trips again when the kicks stop.
+    # Armed again from the rearm, it trips again when the kicks stop.
     ticks = drive(pump, 2.5, hold(left=(1.0, False)))
     assert not any(t.watchdog for t in ticks)
     ticks = drive(pump, 3.0, hold(left=(1.0, False)), kick=False)
