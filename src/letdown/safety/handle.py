@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from types import TracebackType
 from typing import Self
 
@@ -33,9 +32,7 @@ from letdown.words import SIDES, HardwareFault, Press, PressKind, Side
 
 log = logging.getLogger(__name__)
 
-_INDEX = {Side.LEFT: 0, Side.RIGHT: 1}
 _NO_FAULTS: frozenset[HardwareFault] = frozenset()
-_WATCHDOG = frozenset({HardwareFault.WATCHDOG})
 
 
 def _index(side: Side | str) -> int:
@@ -351,7 +348,7 @@ class SafePump:
         if presses:
             self._presses.extend(presses)
             for press in presses:
-                side = None if press.side is None else _INDEX[press.side]
+                side = None if press.side is None else _index(press.side)
                 kind = press.kind.value if isinstance(press.kind, PressKind) else str(press.kind)
                 c.press(kind, side, press.at_s)
         # A backend whose own controller reports what it really applied (the serial
@@ -387,12 +384,7 @@ class SafePump:
             return  # closing wrote the safe outputs itself; a closed backend takes none
         if outputs == self._outputs and self._written:
             return  # nothing changed: the backend holds what it was told
-        duty_l, vent_l, duty_r, vent_r = outputs
-        backend = self._backend
-        failed = self._write(
-            ((backend.set_duty, Side.LEFT, duty_l), (backend.set_duty, Side.RIGHT, duty_r)),
-            ((backend.set_vent, Side.LEFT, vent_l), (backend.set_vent, Side.RIGHT, vent_r)),
-        )
+        failed = self._write(outputs)
         self._written = not failed
         self._outputs = outputs
         self.core.applied(*outputs)
@@ -400,23 +392,27 @@ class SafePump:
             c = self.core
             c.trip(core.OUTPUT_FAILURE, None, c._now_s, "; ".join(failed))
             if outputs != core._SAFE:
-                self._write(
-                    ((backend.set_duty, Side.LEFT, 0.0), (backend.set_duty, Side.RIGHT, 0.0)),
-                    ((backend.set_vent, Side.LEFT, True), (backend.set_vent, Side.RIGHT, True)),
-                )
+                self._write(core._SAFE)
                 self._outputs = core._SAFE
                 self.core.applied(*core._SAFE)
 
-    def _write(self, *groups: tuple[tuple[object, Side, object], ...]) -> list[str]:
+    def _write(self, outputs: tuple[float, bool, float, bool]) -> list[str]:
+        """Motors first, then vents, every write tried; what failed, in words."""
+        duty_l, vent_l, duty_r, vent_r = outputs
+        backend = self._backend
         failed: list[str] = []
-        for group in groups:
-            for write, side, value in group:
-                try:
-                    write(side, value)  # type: ignore[operator]
-                except Exception as exc:
-                    text = f"{side.value} {'motor' if isinstance(value, float) else 'vent'}: {exc}"
-                    failed.append(text)
-                    self._problem(f"the pump did not take a command ({text})")
+        for what, write, side, value in (
+            ("motor", backend.set_duty, Side.LEFT, duty_l),
+            ("motor", backend.set_duty, Side.RIGHT, duty_r),
+            ("vent", backend.set_vent, Side.LEFT, vent_l),
+            ("vent", backend.set_vent, Side.RIGHT, vent_r),
+        ):
+            try:
+                write(side, value)  # type: ignore[arg-type]
+            except Exception as exc:
+                text = f"{side.value} {what}: {exc}"
+                failed.append(text)
+                self._problem(f"the pump did not take a command ({text})")
         return failed
 
     def _problem(self, text: str) -> None:
@@ -429,10 +425,7 @@ class SafePump:
             return
         self._closed = True
         self.core.stop(core.STOP_REQUEST, self.core._now_s)
-        failed = self._write(
-            ((self._backend.set_duty, Side.LEFT, 0.0), (self._backend.set_duty, Side.RIGHT, 0.0)),
-            ((self._backend.set_vent, Side.LEFT, True), (self._backend.set_vent, Side.RIGHT, True)),
-        )
+        failed = self._write(core._SAFE)
         try:
             self._backend.close()
         except Exception as exc:
@@ -465,11 +458,3 @@ def end_supervised(safe: SafePump, given: Pump | SafePump) -> None:
                 safe._apply(core._SAFE)
     else:
         safe.release()
-
-
-def wait_closed(handle: SafePump, timeout_s: float) -> bool:
-    """Until the handle has closed (True) or ``timeout_s`` passed (False)."""
-    deadline_s = time.monotonic() + timeout_s
-    while not handle.closed and time.monotonic() < deadline_s:
-        time.sleep(0.001)
-    return handle.closed
