@@ -39,9 +39,7 @@ def test_a_session_lost_to_a_pulled_cable_is_saved_as_ended_by_a_link_loss(
             client.headers["X-CSRF-Token"] = me.json()["csrf_token"]
             started = client.post(f"{PUMP}/start", json={})
             assert started.status_code in (200, 201), started.text
-            state = wait_for(
-                client, lambda s: not s["running"] and s["session_id"], timeout_s=60.0
-            )
+            state = wait_for(client, lambda s: not s["running"] and s["session_id"], timeout_s=60.0)
             history = client.get("/api/v1/entries", params={"kind": "pump"}).json()
         seen = peer.result()
     # The parent and partner are told in their words, and the journal keeps why.

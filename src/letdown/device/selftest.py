@@ -19,6 +19,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+import serial.tools.list_ports
 from platformdirs import user_data_dir
 
 from letdown.device.base import Pump, PumpSpec
@@ -226,13 +227,11 @@ def device_key(url: str) -> str:
     if scheme != "serial" or not sep:
         return url
     try:
-        import serial.tools.list_ports
-
         real = os.path.realpath(rest)
         for port in serial.tools.list_ports.comports():
             if port.serial_number and os.path.realpath(port.device) == real:
                 return f"usb:{port.vid or 0:04x}:{port.pid or 0:04x}:{port.serial_number}"
-    except (ImportError, OSError):
+    except OSError:
         pass
     return url
 
@@ -309,5 +308,6 @@ def spec_in_use(
     # gives the rise at atmosphere, of which a margin is the slowest it accepts.
     slowest = PULL_MARGIN * min(rises) * stall / (stall - middle)
     return dataclasses.replace(
-        declared, min_rise_mmhg_s=min(declared.max_rise_mmhg_s, max(declared.min_rise_mmhg_s, slowest))
+        declared,
+        min_rise_mmhg_s=min(declared.max_rise_mmhg_s, max(declared.min_rise_mmhg_s, slowest)),
     )

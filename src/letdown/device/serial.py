@@ -35,7 +35,6 @@ import serial
 import serial.tools.list_ports
 
 from letdown.device import link
-from letdown.device.selftest import spec_in_use
 from letdown.device.base import (
     SIDES,
     BasePump,
@@ -45,6 +44,7 @@ from letdown.device.base import (
     PumpSpec,
     Side,
 )
+from letdown.device.selftest import spec_in_use
 from letdown.errors import DeviceError
 
 HELLO_TIMEOUT_S = 2.0
