@@ -72,7 +72,7 @@ def test_a_ceiling_lowered_on_the_host_is_held_by_the_firmware_core() -> None:
     assert lowered + 5.0 < raised < 80.0 + 10.0, raised
     # The other side kept the firmware's own ramp (no ceiling was lowered there).
     assert right > 110.0, right
-    assert seen["over_cap_ms"] == 0 and seen["mcu_fault"] == "host_safe"
+    assert seen["over_cap_ms"] == 0
 
 
 class CeilingPump(SimPump):
