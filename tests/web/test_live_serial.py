@@ -13,15 +13,28 @@ from tests.web.conftest import PASSWORD
 from tests.web.test_pump_api import PUMP, wait_for
 
 from letdown.device.fwpeer import PeerProcess
+from letdown.device.selftest import measured_spec_path, store_measured
 from letdown.journal import Role
 from letdown.web import Settings, create_app
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="needs a pseudo-terminal")
 
+FAILED = {
+    "zero_mmhg": 0.2,
+    "noise_mmhg": 1.0,
+    "rise_mmhg_s": 450.0,
+    "stall_mmhg": 380.0,
+    "leak_per_s": 0.1,
+    "vent_per_s": None,
+    "problems": ["vent releases no release: the vent valve is stuck or its tube blocked"],
+}
+"""A self-test's figures for a side whose vent did not open."""
 
-def test_a_session_lost_to_a_pulled_cable_is_saved_as_ended_by_a_link_loss(
-    tmp_path: Path,
+
+def test_the_hub_refuses_a_failed_pump_and_saves_a_link_loss_as_ended_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     with PeerProcess(make_parent(), seed=5, fault="cable_pulled", fault_at_ms=3000) as peer:
         settings = Settings(db=f"sqlite:///{tmp_path / 'letdown.sqlite'}", device=peer.url)
         with TestClient(create_app(settings)) as client:
@@ -37,6 +50,14 @@ def test_a_session_lost_to_a_pulled_cable_is_saved_as_ended_by_a_link_loss(
             )
             assert me.status_code == 201, me.text
             client.headers["X-CSRF-Token"] = me.json()["csrf_token"]
+            # A pump whose last self-test failed is refused, saying why and what to do.
+            store_measured(peer.url, {"sides": {"left": FAILED, "right": FAILED}})
+            refused = client.post(f"{PUMP}/start", json={})
+            assert refused.status_code == 409, refused.text
+            assert "will not pump with it" in refused.json()["detail"]
+            assert "the vent valve is stuck" in refused.json()["detail"]
+            assert "--selftest" in refused.json()["detail"]
+            measured_spec_path().unlink()
             started = client.post(f"{PUMP}/start", json={})
             assert started.status_code in (200, 201), started.text
             state = wait_for(client, lambda s: not s["running"] and s["session_id"], timeout_s=60.0)
