@@ -35,7 +35,7 @@ def test_the_hub_refuses_a_failed_pump_and_saves_a_link_loss_as_ended_by_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    with PeerProcess(make_parent(), seed=5, fault="cable_pulled", fault_at_ms=3000) as peer:
+    with PeerProcess(make_parent(), seed=5, fault="cable_pulled", fault_at_ms=4000) as peer:
         settings = Settings(db=f"sqlite:///{tmp_path / 'letdown.sqlite'}", device=peer.url)
         with TestClient(create_app(settings)) as client:
             me = client.post(
