@@ -262,9 +262,10 @@ def spec_in_use(
     Used: the measured pull, as the slowest the core accepts (``min_rise_mmhg_s``: a
     sensor whose gain drifted low then shows a pull slower than this pump's own, and
     latches ``pressure_gain``; the declared spec of a real pump has no such figure). Not
-    used, only checked: the stall (an extrapolation, ±15 % on the twin, too coarse for the
-    core's model; the declared one stays), the sensor's zero (the firmware zeroes it
-    again at every power-up), the leak and the vent (they change with each flange fit).
+    used, only checked: the stall (an extrapolation from a pull to 100 mmHg, 262-567 on
+    the twin whose stall is 375: too coarse for the core's model, so the declared one
+    stays), the sensor's zero (the firmware zeroes it again at every power-up), the leak
+    and the vent (they change with each flange fit).
     Nothing measured can raise the caps: they are not in a spec, and the core's stall,
     max rise and vent figures stay the declared ones.
 
