@@ -106,10 +106,11 @@ def test_a_pump_whose_self_test_is_out_of_bounds_is_refused_saying_why(
         assert "faster than the declared" in message and "--selftest" in message
         result = CliRunner().invoke(app, ["pump", "--device", peer.url])
         assert result.exit_code != 0 and "will not pump with it" in result.output
-        # A self-test that fails is kept as well: the pump is refused until one passes.
-        figures[peer.url]["left"]["problems"] = ["left vent releases no release"]
+        # A self-test that failed is kept as well: the pump is refused until one passes.
+        figures = json.loads(passed)
+        figures[peer.url]["left"]["problems"] = ["left vent releases no release: stuck"]
         store.write_text(json.dumps(figures))
-        with pytest.raises(MeasuredSpecError):
+        with pytest.raises(MeasuredSpecError, match="left vent releases no release"):
             open_pump(peer.url)
         # The self-test itself still opens it (on the declared spec alone)...
         declared = open_pump(peer.url, measured=False)
