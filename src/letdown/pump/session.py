@@ -666,7 +666,8 @@ class PumpSession:
         """Fail to safe: the core has latched (motors off, vents open, no more kicks to
         the hardware's watchdog); the session ends in fault and says why."""
         self._faults.append(fault)
-        self._ended_by = "fault"
+        # A real pump whose link failed vented by itself: the record says so.
+        self._ended_by = "link_lost" if fault.reason is FaultReason.LINK_LOST else "fault"
         if fault.reason is FaultReason.CONTROLLER_ERROR and self._error is None:
             self._error = fault.detail
         self.machine.send(Event.FAULT, now_s)
