@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from letdown.cli import app
 from letdown.device import Side, open_pump
 from letdown.device.fwpeer import PeerProcess
-from letdown.device.selftest import MeasuredSpecError, device_key
+from letdown.device.selftest import MeasuredSpecError, device_key, run_selftest
+from letdown.device.sim import SimPump
 from letdown.pump.session import PumpSession
 from letdown.safety import FaultReason, SafePump
 from letdown.twin.faults import Fault, FaultKind
@@ -94,15 +95,15 @@ def test_a_pump_whose_self_test_is_out_of_bounds_is_refused_saying_why(
         assert result.exit_code == 0, result.output
         passed = store.read_text()
         figures = json.loads(passed)
-        # A stall beyond the sensor's span, and a pull faster than the pump can give:
-        # figures that would loosen the core are refused, never used.
-        figures[peer.url]["left"]["stall_mmhg"] = 2000.0
+        # A pull faster than the pump can give, a sensor off zero: figures that would
+        # loosen the core are refused, never used.
+        figures[peer.url]["left"]["zero_mmhg"] = 12.0
         figures[peer.url]["right"]["rise_mmhg_s"] = 5000.0
         store.write_text(json.dumps(figures))
         with pytest.raises(MeasuredSpecError) as refused:
             open_pump(peer.url)
         message = str(refused.value)
-        assert "out of bounds" in message and "beyond the sensor's span" in message
+        assert "out of bounds" in message and "at atmosphere" in message
         assert "faster than the declared" in message and "--selftest" in message
         result = CliRunner().invoke(app, ["pump", "--device", peer.url])
         assert result.exit_code != 0 and "will not pump with it" in result.output
@@ -133,3 +134,18 @@ def test_a_usb_pump_is_known_by_its_serial_number_wherever_it_is_plugged(
     monkeypatch.setattr(serial.tools.list_ports, "comports", lambda: [Port()])
     assert device_key("serial:///dev/ttyACM3") == "usb:2e8a:0005:E6614103E7452D2F"
     assert device_key("serial:///dev/ttyACM9") == "serial:///dev/ttyACM9"
+
+
+def test_healthy_pumps_pass_their_self_test_whatever_the_sensor_noise_did() -> None:
+    # A self-test that fails refuses the pump, so it must not fail a healthy one by chance.
+    for seed in range(1, 25):
+        with SimPump(make_parent(), seed=seed) as pump:
+            report = run_selftest(pump, 600.0)
+        assert report["passed"], (seed, report["sides"])
+
+
+def test_a_sensor_that_cannot_read_what_the_pump_can_pull_is_refused() -> None:
+    with SimPump(make_parent(), seed=1) as pump:
+        report = run_selftest(pump, 300.0)
+    assert not report["passed"]
+    assert "fit a sensor with a wider range" in " ".join(report["sides"]["left"]["problems"])

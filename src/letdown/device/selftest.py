@@ -37,8 +37,6 @@ PULL_TO_MMHG = 100.0
 """How far each side is pulled: enough to measure, well under every cap."""
 RISE_WINDOW_MMHG = (5.0, 35.0)
 """The pull from atmosphere is measured between these vacuums."""
-STALL_FACTOR = 1.25
-"""A stall estimate more than this over the declared one: the declared spec is wrong."""
 PULL_MARGIN = 0.85
 """The slowest pull the core accepts is 85 % of the measured one, the margin the
 simulated pump declares on its nominal pull (``letdown.device.sim.declared_spec``)."""
@@ -122,18 +120,14 @@ def check_side(
             f"{side} pulls {rise:.0f} mmHg/s, faster than the declared"
             f" {spec.max_rise_mmhg_s:g}: the declared spec is not this pump's"
         )
-    stall = _figure(figures, "stall_mmhg")
-    if stall is None or not stall <= sensor_span_mmhg:
-        shown = "beyond measure" if stall is None else f"~{stall:.0f} mmHg"
+    if spec.stall_mmhg > sensor_span_mmhg:
         problems.append(
-            f"{side} stall vacuum {shown} is beyond the sensor's span"
-            f" ({sensor_span_mmhg:g} mmHg): fit a sensor with a wider range"
+            f"{side} pump can pull {spec.stall_mmhg:g} mmHg (declared stall), beyond the"
+            f" sensor's span ({sensor_span_mmhg:g} mmHg): fit a sensor with a wider range"
         )
-    elif stall > STALL_FACTOR * spec.stall_mmhg:
-        problems.append(
-            f"{side} stall vacuum ~{stall:.0f} mmHg is well over the declared"
-            f" {spec.stall_mmhg:g}: the declared spec is not this pump's"
-        )
+    # The measured stall is kept as an estimate, never a reason to refuse: extrapolated
+    # from a pull to 100 mmHg it spread 262-651 mmHg on the twin whose stall is 375, and
+    # refused 4 healthy pumps in 24; a pump stronger than declared shows in its pull rate.
     leak = _figure(figures, "leak_per_s")
     if leak is not None and leak > spec.leak_per_s_max:
         problems.append(
