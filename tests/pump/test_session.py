@@ -209,3 +209,17 @@ def test_after_a_single_ejection_the_session_waits_for_a_slow_second_one() -> No
     assert record.ended_by == "flow_ended"
     assert len(record.ejections_s) == 1
     assert record.duration_s >= record.ejections_s[0] + 2 * LETDOWN.quiet_s
+
+
+def test_a_later_weak_ejection_keeps_the_session_going() -> None:
+    # A parent of an unseen cohort whose fourth ejection flows at a tenth of the first's
+    # peak: the session used to end 40 s into it, leaving 9 % of the milk behind.
+    from letdown.twin.cohort import generate_cohort
+
+    cohort = generate_cohort(8, 301, "typical")
+    with SimPump(cohort.parents[7], seed=cohort.session_seed(7)) as sim:
+        record = PumpSession(sim, replace(LETDOWN, cap_s=900.0)).run()
+        ejections = sim.twin.ejections
+    weak = ejections[3]
+    assert max(weak.peak_flow_ml_min) < 0.2 * max(ejections[0].peak_flow_ml_min)
+    assert record.duration_s > weak.start_s + weak.duration_s / 2

@@ -133,7 +133,8 @@ and checked on a third (seed 7): 92-100 % of the rises counted are true ejection
 86-100 % of the true ones are counted (Prime et al. 2009: flow found 4.2 of 4.5)."""
 END_FRACTION = 0.35
 """An ejection ends when its flow falls under this fraction of its peak, or the next
-one begins."""
+one begins (measured from the rise instead, overlapping ejections looked shorter still:
+74-87 % within Gardner's range against 94 %)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,10 @@ def measure_ejections(
     times_s = data[:, 0]
     flow = study_flow_ml_min(times_s, data[:, columns].sum(axis=1))
     window = round(STUDY_WINDOW_S * 10)
+    # Only where the whole window fits: at the ends of the recording the slope is noise.
+    times_s, flow = times_s[window // 2 : -(window // 2)], flow[window // 2 : -(window // 2)]
+    if len(flow) < 3:
+        return Measured(0, ())
     slope_sd = SCALE_NOISE_ML * math.sqrt(12.0 / (window * STUDY_WINDOW_S**2)) * 60.0
     rise_ml_min = RISE_NOISE_SDS * slope_sd * math.sqrt(len(columns))
     starts: list[float] = []

@@ -36,6 +36,11 @@ class FlowEstimator:
         self._sx = self._sy = self._sxx = self._sxy = 0.0
         self.flow_ml_min = 0.0
 
+    @property
+    def full(self) -> bool:
+        """The window holds enough samples for the slope to mean what it says."""
+        return len(self._samples) >= self.window
+
     def add(self, at_s: float, volume_ml: float) -> float:
         """Add one sample; returns the flow estimate (0 until the window has filled)."""
         if self._origin_s is None:

@@ -44,6 +44,8 @@ from letdown.safety.handle import SafePump, supervise
 log = logging.getLogger(__name__)
 
 TICK_S = 0.01
+MINUTE_SAMPLES = 600
+"""A minute of scale readings at 10 Hz (twin.md §1), for the flow that ends a session."""
 SEARCH_RATE_CPM = 60.0
 SEARCH_HOLD_S = 0.3
 """While a side's ceiling is being found its cycles are slow enough to reach each level."""
@@ -80,7 +82,12 @@ class AdaptiveProgram:
     third of the first one's flow are still milk coming; the flow between ejections is
     a few per cent of an ejection's, twin.md §2) ..."""
     end_flow_ml_min: float = 0.3
-    """... and never under this (scale noise over a minute is well below it)."""
+    """... and never under this (scale noise over a minute is well below it); ..."""
+    milk_again_ml_min: float = 2.0
+    """... and the quiet ends when the last minute's flow climbs this far over its lowest
+    since the quiet began: a later ejection can flow at a tenth of the first one's peak
+    once the sides are nearly empty, yet many times the trickle between ejections (4 % of
+    an ejection's, twin.md §2); many times the noise of a minute's flow (0.1 mL/min)."""
     nearly_done_s: float = 60.0
     """The "nearly done" notice comes this long before the predicted end."""
     finishing_s: float = 2.0
@@ -98,6 +105,7 @@ class AdaptiveProgram:
             ("quiet_interval_factor", 0.0, 10.0),
             ("end_flow_fraction", 0.0, 1.0),
             ("end_flow_ml_min", 0.0, 100.0),
+            ("milk_again_ml_min", 0.0, 100.0),
         ):
             value = getattr(self, name)
             if not low <= value <= high:
@@ -313,6 +321,7 @@ class PumpSession:
         self._deadline_s = 0.0
         self._state_since_s = 0.0
         self._quiet_since_s: float | None = None
+        self._quiet_floor_ml_min = math.inf
         self._ejection_peak_ml_min = 0.0
         self._nearly_done_at_s: float | None = None
         self._finishing_ticks = 0
@@ -324,7 +333,7 @@ class PumpSession:
         self._trackers = [CycleTracker(0.0), CycleTracker(0.0)]
         self._flows = [FlowEstimator(), FlowEstimator()]
         self._flow_ml_min = 0.0
-        self._minute: deque[tuple[float, float, float]] = deque()
+        self._minute_flows = [FlowEstimator(MINUTE_SAMPLES), FlowEstimator(MINUTE_SAMPLES)]
         self._volume_at_s: float | None = None
         self._vacuum: tuple[float | None, float | None] = (None, None)
         self._volume: tuple[float | None, float | None] = (None, None)
@@ -520,12 +529,15 @@ class PumpSession:
             self.pump.set_vent(side, vent_open)
 
     def _slow_flow_ml_min(self) -> float:
-        """Both sides' flow over the last minute (scale noise well under 1 mL/min)."""
-        history = self._minute
-        if len(history) < 2 or history[-1][0] - history[0][0] < 50.0:
-            return float("inf")
-        (t0, left0, right0), (t1, left1, right1) = history[0], history[-1]
-        return 60.0 * (left1 - left0 + right1 - right0) / (t1 - t0)
+        """Both sides' flow over the last minute: the least-squares slope of every scale
+        reading in it (noise about 0.1 mL/min from the scales' 0.5 mL; the difference of
+        a minute's first and last readings had 1 mL/min)."""
+        total = 0.0
+        for flow in self._minute_flows:
+            if not flow.full:
+                return math.inf
+            total += flow.flow_ml_min
+        return total
 
     def _trickling(self) -> bool:
         """Milk only trickles: no ejection flowing, and the last minute's flow is a small
@@ -536,21 +548,22 @@ class PumpSession:
         end_ml_min = max(
             program.end_flow_ml_min, program.end_flow_fraction * self._ejection_peak_ml_min
         )
-        return self._slow_flow_ml_min() < end_ml_min
+        slow_ml_min = self._slow_flow_ml_min()
+        if slow_ml_min >= end_ml_min:
+            return False
+        if self._quiet_since_s is None:
+            return True
+        if slow_ml_min >= self._quiet_floor_ml_min + program.milk_again_ml_min:
+            return False
+        self._quiet_floor_ml_min = min(self._quiet_floor_ml_min, slow_ml_min)
+        return True
 
     def _on_volume(self, now_s: float, scales: list[Any]) -> None:
-        if (
-            scales[0] is not None
-            and scales[1] is not None
-            and (not self._minute or now_s - self._minute[-1][0] >= 1.0)
-        ):
-            self._minute.append((now_s, scales[0].volume_ml, scales[1].volume_ml))
-            while now_s - self._minute[0][0] > 60.0:
-                self._minute.popleft()
         total = 0.0
         for index, scale in enumerate(scales):
             if scale is not None:
                 total += self._flows[index].add(scale.at_s, scale.volume_ml)
+                self._minute_flows[index].add(scale.at_s, scale.volume_ml)
         self._flow_ml_min = total
         event = self.detector.update(now_s, total)
         if self.detector.flowing:
@@ -568,6 +581,7 @@ class PumpSession:
                 self._quiet_since_s = now_s
         elif self._quiet_since_s is not None:
             self._quiet_since_s = None
+            self._quiet_floor_ml_min = math.inf
             if now_s - self._started_s < self.program.cap_s - self.program.nearly_done_s:
                 self._nearly_done_at_s = None
 
