@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from letdown.device.base import SIDES, Clock
@@ -17,15 +18,13 @@ class _TimedClock:
     """Wraps the simulated clock and times each tick: controller work plus twin step."""
 
     def __init__(self, inner: Clock) -> None:
-        self._inner = inner
+        self._sleep_until = inner.sleep_until
+        self.now_s: Callable[[], float] = inner.now_s  # bound once: no wrapper call
         self.tick_s: list[float] = []
         self._last = time.perf_counter()
 
-    def now_s(self) -> float:
-        return self._inner.now_s()
-
     def sleep_until(self, at_s: float) -> None:
-        self._inner.sleep_until(at_s)
+        self._sleep_until(at_s)
         now = time.perf_counter()
         self.tick_s.append(now - self._last)
         self._last = now

@@ -64,7 +64,7 @@ class SimClock:
 
     def sleep_until(self, at_s: float) -> None:
         pump = self._pump
-        dt_s = at_s - pump.twin.now_s
+        dt_s = at_s - pump.twin._now_s
         if dt_s > 1e-9:
             pump._advance(dt_s)
 
@@ -93,7 +93,8 @@ class SimPump(BasePump):
         self._readings = Readings(0.0, (0.0, 0.0), (0.0, 0.0), 0.0, (), False)
         self._presses_seen: list[Press] = []
         self._scales: tuple[VolumeReading | None, VolumeReading | None] = (None, None)
-        self._scales_key: tuple[float, tuple[float | None, float | None]] | None = None
+        self._scales_at_s = -1.0
+        self._scales_ml: tuple[float | None, float | None] = (None, None)
         super().__init__(SimClock(self), declared_spec(self.twin.pneumatics))
         cls = type(self)
         self._own_reads = (
@@ -137,12 +138,12 @@ class SimPump(BasePump):
         readings = self._readings
         at_s = readings.at_s
         left, right = readings.vacuum_mmhg
-        key = (readings.volume_at_s, readings.volume_ml)
-        if key != self._scales_key:
+        scale_at_s = readings.volume_at_s
+        if scale_at_s != self._scales_at_s or readings.volume_ml != self._scales_ml:
             # The scale samples at 10 Hz: its readings are made once per sample.
-            self._scales_key = key
+            self._scales_at_s = scale_at_s
+            self._scales_ml = readings.volume_ml
             scale_l, scale_r = readings.volume_ml
-            scale_at_s = readings.volume_at_s
             self._scales = (
                 None
                 if scale_l is None or not -1e6 < scale_l < 1e6

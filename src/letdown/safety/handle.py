@@ -159,6 +159,12 @@ class SafePump:
     def read_volume(self, side: Side) -> VolumeReading | None:
         return self._volume[0 if side is _LEFT else 1 if side is _RIGHT else _index(side)]
 
+    def read_sides(self) -> SideReadings:
+        """Both sides' readings as the core saw them at its last tick."""
+        vacuum = self._vacuum
+        volume = self._volume
+        return (vacuum[0], vacuum[1], volume[0], volume[1])
+
     def set_duty(self, side: Side, duty: float) -> None:
         """Ask for ``duty`` on ``side``: the core applies it at its next tick if it may.
         A duty that is not a number in 0..1 latches a fault and raises ValueError."""
@@ -314,6 +320,8 @@ class SafePump:
         backend_sleep = self._backend_clock.sleep_until
         lock = self._lock
         while True:
+            if self._next_s > at_s + 1e-9 and not self._close_requested:
+                return  # the common case after a tick, without taking the lock again
             lock.acquire()  # not ``with``: twice as fast, and this runs every tick
             try:
                 if self._closed:
