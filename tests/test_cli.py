@@ -84,6 +84,16 @@ def test_bench_speed_reports_its_figures(tmp_path: Path) -> None:
     assert "real time" in result.output
 
 
+def test_bench_speed_fails_under_a_target_it_does_not_reach() -> None:
+    args = ["bench", "speed", "--minutes", "0.1", "--repeat", "1", "--fail-under"]
+    missed = runner.invoke(app, [*args, "1e9"])
+    assert missed.exit_code == 1, missed.output
+    assert "below target" in missed.output and "1e+09x" in missed.output
+    met = runner.invoke(app, [*args, "1"])
+    assert met.exit_code == 0, met.output
+    assert "below target" not in met.output
+
+
 def test_demo_runs_a_session_and_summarises_it() -> None:
     result = runner.invoke(app, ["demo", "--terminal", "--speed", "0", "--minutes", "1"])
     assert result.exit_code == 0, result.output

@@ -25,8 +25,19 @@ def bench_speed(
     json_out: FiguresJson = None,
     minutes: Annotated[float, typer.Option("--minutes", min=0.1, max=120)] = 15.0,
     repeat: Annotated[int, typer.Option("--repeat", min=1, max=20)] = 3,
+    fail_under: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-under",
+            min=1.0,
+            max=1e9,
+            help="Exit with status 1 when the fastest run is below this many times real time"
+            " (on a quiet machine: other processes on the cores slow every run).",
+        ),
+    ] = None,
 ) -> None:
-    """Real-time factor of the closed loop (twin + 100 Hz controller) on one core."""
+    """Real-time factor of the closed loop (twin + 100 Hz controller, under the safety
+    core) on one core."""
     from letdown.bench.speed import measure_speed
 
     result = measure_speed(minutes=minutes, repeat=repeat)
@@ -42,6 +53,12 @@ def bench_speed(
             json_out,
             {key: payload[key] for key in ("realtime_factor", "tick_us_p50", "tick_us_p99")},
         )
+    if fail_under is not None and result.realtime_factor < fail_under:
+        _common.err.print(
+            f"[bold red]below target:[/] {result.realtime_factor:.0f}x real time,"
+            f" under the {fail_under:g}x asked for"
+        )
+        raise typer.Exit(1)
 
 
 @app.command("efficacy")
