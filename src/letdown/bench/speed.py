@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import time
 from collections.abc import Callable
@@ -35,6 +36,21 @@ class _TimedPump(SimPump):
         super().__init__(parent, seed=seed)
         self.timed = _TimedClock(self._clock)
         self._clock = self.timed
+
+
+HOT_MODULES = ("letdown.safety.core", "letdown.twin.model", "letdown.pump.tracking")
+"""What runs every tick: setup.py can compile these with mypyc (LETDOWN_COMPILE=1)."""
+
+
+def compiled_modules() -> tuple[str, ...]:
+    """Which of ``HOT_MODULES`` this install runs compiled (an extension, not source)."""
+    found = []
+    for name in HOT_MODULES:
+        spec = importlib.util.find_spec(name)
+        origin = "" if spec is None or spec.origin is None else spec.origin
+        if not origin.endswith(".py"):
+            found.append(name)
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,14 +38,20 @@ def bench_speed(
 ) -> None:
     """Real-time factor of the closed loop (twin + 100 Hz controller, under the safety
     core) on one core."""
-    from letdown.bench.speed import measure_speed
+    from letdown.bench.speed import compiled_modules, measure_speed
 
     result = measure_speed(minutes=minutes, repeat=repeat)
+    compiled = compiled_modules()
     _common.console.print(
         f"{result.simulated_s / 60:g}-minute double-pump session in {result.wall_s:.3f} s:"
         f" [bold]{result.realtime_factor:.0f}x[/] real time"
         f" (tick p50 {result.tick_us_p50:.1f} us, p99 {result.tick_us_p99:.1f} us,"
         f" {result.ticks} ticks; target >= 500x, goal 2000x)"
+    )
+    _common.console.print(
+        "hot modules compiled (mypyc): " + ", ".join(compiled)
+        if compiled
+        else "hot modules interpreted (LETDOWN_COMPILE=1 at install compiles them)"
     )
     if json_out:
         payload = asdict(result)
