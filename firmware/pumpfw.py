@@ -137,10 +137,11 @@ class Firmware:
             if ceiling == ceiling and ceiling != self.ceilings[side] and ceiling > 0.0:
                 self.ceilings[side] = ceiling
                 try:
+                    # A raise (one step at most) only when the parent asked; a lowering
+                    # always, even in the command that raises the other side.
                     if flags & link.PARENT_RAISE:
                         self.core.raise_ceiling(side, ceiling)
-                    else:
-                        self.core.lower_ceiling(side, ceiling)
+                    self.core.lower_ceiling(side, ceiling)
                 except ValueError:
                     self.trip("bad_command", side, now_ms)
         if flags & link.KICK:

@@ -147,6 +147,8 @@ def test_bench_efficacy_writes_the_json_outside_checks_read(tmp_path: Path) -> N
             "t80_s",
             "reach_baseline_s",
             "above_ceiling_s",
+            "above_ceiling_s_median",
+            "noticed_pain_s",
             "presses",
             "length_s",
         }

@@ -12,6 +12,7 @@ import dataclasses
 import pytest
 
 from letdown.bench.calibration import ParentRun, Row, evaluate, measure_ejections, run_cohort
+from letdown.device.base import Side
 from letdown.twin.cohort import generate_cohort
 from letdown.twin.sources import PRIME_2012_DOUBLE
 
@@ -46,21 +47,7 @@ def test_every_row_of_twin_md_is_checked(rows: dict[str, Row]) -> None:
     assert sorted(rows, key=lambda r: int(r[1:])) == ROW_IDS
 
 
-MEASURED_SHORT = pytest.mark.xfail(
-    reason="counted and timed by the flow-based detector (issue 9), the twin falls short: "
-    "on 12 typical parents C2 2.7 ejections (4.3 ± 0.6), C3 4.2 (5.1 ± 0.8), C7 89.6 % "
-    "(>= 90 %); the detector misses later, weaker ejections. Open: the twin or the detector.",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize(
-    "row_id",
-    [
-        pytest.param(row_id, marks=MEASURED_SHORT) if row_id in ("C2", "C3", "C7") else row_id
-        for row_id in ROW_IDS
-    ],
-)
+@pytest.mark.parametrize("row_id", ROW_IDS)
 def test_twin_matches_published_figure(rows: dict[str, Row], row_id: str) -> None:
     row = rows[row_id]
     assert row.ok, f"{row.id} {row.figure}: twin {row.value} vs target {row.target} {row.tolerance}"
@@ -113,6 +100,25 @@ def test_ejections_are_counted_and_timed_from_the_flow_the_scales_show() -> None
     assert measured.durations_s == pytest.approx((90.0, 60.0), abs=8.0)
     # A rise too weak to show in the flow is not an ejection the studies would count.
     assert measure_ejections(_scales([(30.0, 90.0, 40.0), (250.0, 60.0, 3.0)])).ejections == 1
+
+
+def test_an_ejection_that_starts_before_the_last_one_ended_is_counted() -> None:
+    # The first ejection wanes to 15 mL/min but never stops; the next one rises from there.
+    waning = [(30.0, 60.0, 40.0), (90.0, 40.0, 15.0), (130.0, 60.0, 40.0)]
+    measured = measure_ejections(_scales(waning))
+    assert measured.ejections == 2
+    assert measured.starts_s[1] == pytest.approx(130.0, abs=8.0)
+
+
+def test_only_the_pumped_sides_milk_is_read() -> None:
+    pumped = _scales([(30.0, 90.0, 40.0)])
+    # A bottle on the side not pumped (bumped, topped up) is not that side's let-down.
+    other = _scales([(300.0, 60.0, 60.0)])
+    samples = [
+        (at_s, left, right) for (at_s, left, _), (_, _, right) in zip(pumped, other, strict=True)
+    ]
+    assert measure_ejections(samples, (Side.LEFT,)).ejections == 1
+    assert measure_ejections(samples).ejections == 2
 
 
 def _made_up(index: int, **changes: object) -> ParentRun:

@@ -14,7 +14,16 @@ from letdown.bench.efficacy import (
 from letdown.device.base import Side
 from letdown.twin.cohort import Cohort, EjectionSpec, ParentSpec, SideSpec, SidesSpec
 
-KEYS = {"yield_pct", "t80_s", "reach_baseline_s", "above_ceiling_s", "presses", "length_s"}
+KEYS = {
+    "yield_pct",
+    "t80_s",
+    "reach_baseline_s",
+    "above_ceiling_s",
+    "above_ceiling_s_median",
+    "noticed_pain_s",
+    "presses",
+    "length_s",
+}
 
 
 def parent(left: float = 160.0, right: float = 200.0) -> ParentSpec:
@@ -67,3 +76,21 @@ def test_bad_arguments_are_refused() -> None:
         run_efficacy(cohort, CONTROLLERS, minutes=1.0, sessions=3)
     with pytest.raises(ValueError, match="magic"):
         run_efficacy(cohort, ["magic"], minutes=1.0)
+
+
+def test_felt_pain_counts_only_what_a_parent_could_notice() -> None:
+    from letdown.device.sim import SimPump
+    from letdown.pump.program import CONSTANT
+    from letdown.pump.runner import run_program
+
+    numb = SideSpec(comfort_mmhg=160.0, pain_per_mmhg=0.03)
+    dull = ParentSpec(id="dull", sides=SidesSpec(left=numb, right=numb))
+    # 4 mmHg over a side that feels little: above its comfort, but never noticed ...
+    with SimPump(dull, seed=1) as pump:
+        run_program(pump, CONSTANT, dict.fromkeys((Side.LEFT, Side.RIGHT), 164.0), duration_s=20.0)
+        assert pump.twin.above_comfort_s(Side.LEFT) > 3.0
+        assert pump.twin.noticed_pain_s(Side.LEFT) == 0.0
+    # ... 40 mmHg over is felt.
+    with SimPump(dull, seed=1) as pump:
+        run_program(pump, CONSTANT, dict.fromkeys((Side.LEFT, Side.RIGHT), 200.0), duration_s=20.0)
+        assert pump.twin.noticed_pain_s(Side.LEFT) > 1.0

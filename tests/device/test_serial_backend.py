@@ -80,9 +80,12 @@ def test_a_link_fault_mid_session_is_detected_and_the_pump_is_safe_within_250_ms
         # The host ends the session in a fault: the link's or the firmware's.
         assert session.finished and session.state is State.FAULT
         link_error = pump.link_error
+        ended_by = session.record().ended_by
         pump.close()
         time.sleep(0.3)
         seen = peer.result()
+    # A fault the host saw as its link's is recorded as such, for the CLI and the web app.
+    assert ended_by == ("link_lost" if link_error is not None else "fault"), ended_by
     assert seen["safe_ms"] is not None and seen["safe_ms"] <= 250, seen
     assert seen["over_cap_ms"] == 0
     # Detected at one end at least: by the firmware (which vents at once) or by the

@@ -194,3 +194,18 @@ def test_a_session_does_not_end_while_weak_ejections_still_bring_milk() -> None:
     # ... and the "nearly done" notice came before the end, not after.
     if record.nearly_done_at_s is not None:
         assert record.nearly_done_at_s <= record.ended_at_s
+
+
+def test_after_a_single_ejection_the_session_waits_for_a_slow_second_one() -> None:
+    # Until two ejections are seen the parent's rhythm is unknown: a slow parent's next
+    # one may come 5-7 minutes later, so the session waits twice the usual quiet.
+    one_ejection = ParentSpec(
+        id="slow",
+        ejection=EjectionSpec(latency_s=40.0, interval_s=120.0, count_max=1),
+        sides=SidesSpec(left=SideSpec(comfort_mmhg=170.0), right=SideSpec(comfort_mmhg=200.0)),
+    )
+    with SimPump(one_ejection, seed=3) as sim:
+        record = PumpSession(sim).run()
+    assert record.ended_by == "flow_ended"
+    assert len(record.ejections_s) == 1
+    assert record.duration_s >= record.ejections_s[0] + 2 * LETDOWN.quiet_s

@@ -573,6 +573,7 @@ def test_every_message_is_plain_says_what_to_do_and_assumes_no_gender(
         FaultReason.CLOCK_JUMP,
         FaultReason.OUTPUT_FAILURE,
         FaultReason.DEVICE_ERROR,
+        FaultReason.LINK_LOST,
     }
     sides: list[Side | None] = [None] if reason in whole_pump else list(SIDES)
     for side in sides:

@@ -4,10 +4,10 @@ Every simulated parent runs the reference programs on the simulated pump, throug
 same device seam a controller uses; the rows compare cohort statistics with the
 published targets. Each row measures what its study measured: the programs run at the
 maximum comfortable vacuum (MCV) that Kent et al. 2008's stepwise protocol finds for
-each side (not the twin's hidden comfort value), ejections are counted and timed by a
-flow-based detector on the bottle scales' readings, as the studies did from flow (Prime
-et al. 2009), not taken from the twin's truth. Comparisons between programs (C9-C11) are
-paired: the same parents, the same seeds, only the program differs.
+each side (not the twin's hidden comfort value), ejections are counted and timed from
+the flow curve the bottle scales recorded, read after the session as the studies read
+theirs (Prime et al. 2009), not taken from the twin's truth. Comparisons between
+programs (C9-C11) are paired: the same parents, the same seeds, only the program differs.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from letdown.bench.pool import map_tasks
 from letdown.device.base import SIDES, Clock, Side
 from letdown.device.sim import SimPump
 from letdown.pump.comfort import find_limits
-from letdown.pump.detection import FlowEstimator, LetdownDetector
 from letdown.pump.program import CLASSIC_47, THREE_PHASE, TWO_PHASE, Program
 from letdown.pump.runner import run_program
 from letdown.twin.cohort import Cohort, ParentSpec
@@ -110,35 +111,109 @@ class _ScaledPump(SimPump):
         self._clock = self.scales
 
 
+STUDY_WINDOW_S = 15.0
+"""The flow curve a study reads after the session: the slope of the scales' volume over a
+centred 15 s window (the studies drew flow from a balance and read the whole curve
+afterwards, Prime et al. 2009; a real-time detector has only the past, ours 5 s of it)."""
+SCALE_NOISE_ML = 0.5
+"""The bottle scales' noise (TWIN_MD_SENSORS: about 0.5 mL), which sets how small a rise
+shows."""
+RISE_NOISE_SDS = 7.0
+"""A rise counts as an ejection when the flow climbs this many noise sds above its lowest
+since the last one ..."""
+RISE_TROUGH_FRACTION = 0.3
+"""... and by at least this fraction of that lowest flow (a program that steps its vacuum
+up moves the flow by a fraction of what it was, not by an ejection's rise), ..."""
+WANED_FRACTION = 0.6
+"""... once the last one's flow has waned under this fraction of its peak (ejections
+overlap: they recur every 2-3 min and last 45 s to 3.5 min). These were chosen against
+the twin's true ejections on two cohorts (seeds 1 and 11: with the rise relative to the
+last peak instead, a parent whose first ejection was strong had its later ones missed)
+and checked on a third (seed 7): 92-100 % of the rises counted are true ejections, and
+86-100 % of the true ones are counted (Prime et al. 2009: flow found 4.2 of 4.5)."""
+END_FRACTION = 0.35
+"""An ejection ends when its flow falls under this fraction of its peak, or the next
+one begins."""
+
+
 @dataclass(frozen=True, slots=True)
 class Measured:
-    """Ejections as a flow-based detector sees them on the bottle scales."""
+    """Ejections as a study reads them from the flow the bottle scales recorded."""
 
     ejections: int
     durations_s: tuple[float, ...]
     """Rise to fall of each ejection that ended before the session did."""
+    starts_s: tuple[float, ...] = ()
 
 
-def measure_ejections(samples: Sequence[tuple[float, float, float]]) -> Measured:
+def study_flow_ml_min(times_s: np.ndarray, volume_ml: np.ndarray) -> np.ndarray:
+    """Flow (mL/min) at each sample: the least-squares slope over a centred window."""
+    n = len(times_s)
+    half = round(STUDY_WINDOW_S * 10) // 2
+    index = np.arange(n)
+    low, high = np.clip(index - half, 0, n), np.clip(index + half + 1, 0, n)
+
+    def window_sum(values: np.ndarray) -> np.ndarray:
+        cumulative = np.concatenate(([0.0], np.cumsum(values)))
+        return cumulative[high] - cumulative[low]
+
+    t = times_s - times_s[0]
+    count = (high - low).astype(float)
+    st, sv = window_sum(t), window_sum(volume_ml)
+    spread = window_sum(t * t) - st * st / count
+    flow = np.zeros(n)
+    ok = spread > 1e-9
+    flow[ok] = 60.0 * (window_sum(t * volume_ml)[ok] - st[ok] * sv[ok] / count[ok]) / spread[ok]
+    return flow
+
+
+def measure_ejections(
+    samples: Sequence[tuple[float, float, float]], sides: Sequence[Side] = SIDES
+) -> Measured:
     """Count and time the ejections in scale readings ``(at_s, left_ml, right_ml)``.
 
-    The same detector the controller uses: the two sides' flows summed, a rise is an
-    ejection and a lasting fall its end (Prime et al. 2009 detected ejections from flow).
-    A duration runs from when the flow rose to when it fell below the lull level: the
-    detector confirms each a fixed time later (``rise_samples`` and ``lull_s``).
+    As the studies did (Prime et al. 2009 counted ejections from flow, 4.2 a session
+    against 4.5 by ultrasound): the pumped sides' milk summed, its flow curve read after
+    the session, a rise of the flow an ejection and its fall the end.
     """
-    flows = [FlowEstimator(), FlowEstimator()]
-    detector = LetdownDetector()
-    rise_s = detector.settings.rise_samples * 0.1
-    for at_s, left_ml, right_ml in samples:
-        total = flows[0].add(at_s, left_ml) + flows[1].add(at_s, right_ml)
-        detector.update(at_s, total)
-    starts, ends = detector.ejections_s, detector.lulls_s
-    durations = tuple(
-        (end_s - detector.settings.lull_s) - (start_s - rise_s)
-        for start_s, end_s in zip(starts, ends, strict=False)
-    )
-    return Measured(len(starts), durations)
+    if len(samples) < 3:
+        return Measured(0, ())
+    data = np.asarray(samples, dtype=float)
+    columns = [1 + SIDES.index(side) for side in sides]
+    times_s = data[:, 0]
+    flow = study_flow_ml_min(times_s, data[:, columns].sum(axis=1))
+    window = round(STUDY_WINDOW_S * 10)
+    slope_sd = SCALE_NOISE_ML * math.sqrt(12.0 / (window * STUDY_WINDOW_S**2)) * 60.0
+    rise_ml_min = RISE_NOISE_SDS * slope_sd * math.sqrt(len(columns))
+    starts: list[float] = []
+    ends: list[float | None] = []
+    inside = False
+    trough = peak = float(flow[0])
+    for at_s, value in zip(times_s.tolist(), flow.tolist(), strict=True):
+        if not inside:
+            trough = min(trough, value)
+            if value >= trough + rise_ml_min:
+                inside = True
+                starts.append(at_s)
+                ends.append(None)
+                peak = trough = value
+            continue
+        if value > peak:
+            peak = trough = value
+        elif value < trough:
+            trough = value
+        if ends[-1] is None and value < END_FRACTION * peak:
+            ends[-1] = at_s
+        if trough < WANED_FRACTION * peak and value >= trough + max(
+            rise_ml_min, RISE_TROUGH_FRACTION * trough
+        ):
+            if ends[-1] is None:
+                ends[-1] = at_s
+            starts.append(at_s)
+            ends.append(None)
+            peak = trough = value
+    durations = tuple(end - start for start, end in zip(starts, ends, strict=True) if end)
+    return Measured(len(starts), durations, tuple(starts))
 
 
 def kent_mcv(parent: ParentSpec, seed: str) -> dict[Side, float]:
@@ -163,7 +238,7 @@ def _session(
 ) -> tuple[Twin, Measured]:
     with _ScaledPump(parent, seed) as pump:
         run_program(pump, program, ceilings, sides=sides)
-        return pump.twin, measure_ejections(pump.scales.samples)
+        return pump.twin, measure_ejections(pump.scales.samples, sides)
 
 
 def run_parent(parent: ParentSpec, seed: str, index: int, compare: bool) -> ParentRun:

@@ -82,6 +82,7 @@ class Outcome:
     yield_pct: float
     series: tuple[tuple[float, float], ...]
     above_ceiling_s: float
+    noticed_pain_s: float
     presses: int
     length_s: float
     session: int = 1
@@ -132,6 +133,7 @@ def _finish(
         yield_pct=100.0 * removed / available if available else 0.0,
         series=tuple(pump.probe.series),
         above_ceiling_s=sum(twin.above_comfort_s(side) for side in SIDES),
+        noticed_pain_s=sum(twin.noticed_pain_s(side) for side in SIDES),
         presses=twin.presses_made[PressKind.TOO_MUCH],
         length_s=twin.now_s,
         session=session,
@@ -249,6 +251,8 @@ def _row(outcomes: list[Outcome], baselines: list[float | None]) -> dict[str, An
         if any(b is not None for b in baselines)
         else None,
         "above_ceiling_s": round(statistics.fmean(o.above_ceiling_s for o in outcomes), 3),
+        "above_ceiling_s_median": round(statistics.median(o.above_ceiling_s for o in outcomes), 3),
+        "noticed_pain_s": round(statistics.fmean(o.noticed_pain_s for o in outcomes), 3),
         "presses": round(statistics.fmean(o.presses for o in outcomes), 3),
         "length_s": round(statistics.fmean(o.length_s for o in outcomes), 1),
     }

@@ -121,7 +121,8 @@ def bench_efficacy(
         "yield %",
         "t80 s (median)",
         "reach two-phase s (median)",
-        "above ceiling s",
+        "above comfort s (mean / median)",
+        "felt s",
         "too-much presses",
         "length s",
     ):
@@ -138,7 +139,8 @@ def bench_efficacy(
             f"{row['yield_pct']:.1f}",
             "-" if row["t80_s"] is None else f"{row['t80_s']:.0f}",
             "-" if row["reach_baseline_s"] is None else f"{row['reach_baseline_s']:.0f}",
-            f"{row['above_ceiling_s']:.1f}",
+            f"{row['above_ceiling_s']:.1f} / {row['above_ceiling_s_median']:.1f}",
+            f"{row['noticed_pain_s']:.1f}",
             f"{row['presses']:.2f}",
             f"{row['length_s']:.0f}",
         )
@@ -146,7 +148,9 @@ def bench_efficacy(
     if "oracle" in summary["controllers"]:
         _common.console.print(
             "oracle: the zero-pain limit, the most milk removed with no time above comfort,"
-            " knowing each side's hidden comfortable maximum (no real controller can know it)"
+            " knowing each side's hidden comfortable maximum (no real controller can know it);"
+            " felt: seconds with pain at the first noticeable discomfort or more, what a"
+            " parent could say"
         )
     if json_out:
         _write_json(json_out, summary)

@@ -158,13 +158,10 @@ def pump_command(
         _common.console.print("Stopped before the session ended: nothing was recorded.")
         return
     record = session.record()
-    link_error = getattr(backend, "link_error", None)
-    if link_error is not None:
-        import dataclasses
-
-        # The pump vented by itself; the record says the link ended the session.
-        record = dataclasses.replace(record, ended_by="link_lost")
-        _common.err.print(f"[red]{link_error}[/]")
+    if pump.link_error is not None:
+        # The pump vented by itself; the record says the link ended the session
+        # (``PumpSession`` records it as the web app's sessions do).
+        _common.err.print(f"[red]{pump.link_error}[/]")
     _common.console.print_json(data=record.to_dict())
 
 
@@ -380,7 +377,8 @@ def _selftest(device: str) -> None:
     from letdown.device.selftest import run_selftest, store_measured
 
     try:
-        pump = open_pump(device)
+        # Measured against the declared spec alone, even when an earlier self-test failed.
+        pump = open_pump(device, measured=False)
     except LetdownError as exc:
         raise _fail(str(exc)) from exc
     span = float(getattr(pump, "sensor_span_mmhg", 760.0))
@@ -408,9 +406,12 @@ def _selftest(device: str) -> None:
         table.add_row(label, *("-" if v is None else shown.format(v) for v in values))
     _common.console.print(table)
     problems = [p for figures in report["sides"].values() for p in figures["problems"]]
+    where = store_measured(device, report)
     if problems:
         for problem in problems:
             _common.console.print(f"[red]✗[/] {problem}")
         raise _fail("the pump failed its self-test: letdown will not pump with it until it passes")
-    where = store_measured(device, report)
-    _common.console.print(f"[green]the pump passed its self-test[/]; measured figures in {where}")
+    _common.console.print(
+        f"[green]the pump passed its self-test[/]; measured figures in {where}: its safety"
+        " core uses them from the next session"
+    )

@@ -11,7 +11,9 @@ device.
 
 ``python -m letdown.device.fwpeer --fd N ...`` runs one peer process (the tests and
 ``letdown bench hil`` start it); ``--fault KIND@MS`` injects a link fault at that device
-time, at the MCU's end of the cable, and ``--result FILE`` writes what the twin saw.
+time, at the MCU's end of the cable, ``--twin-fault JSON`` a hardware fault of the twin
+(a ``letdown.twin.faults.Fault``: a sensor's gain drifting, say), and ``--result FILE``
+writes what the twin saw.
 
 Clocks: ``wall`` steps every 10 ms of wall time, as the board does. ``lockstep`` steps
 as soon as the host's command for the tick arrives (a command that says the host waits),
@@ -44,6 +46,7 @@ from typing import Any
 from letdown.device import link
 from letdown.device.base import SIDES, PressKind, Side
 from letdown.twin.cohort import ParentSpec
+from letdown.twin.faults import Fault
 from letdown.twin.model import Commands, Readings, Twin
 
 FIRMWARE_MODULES = ("config", "link", "core", "drivers", "board", "pumpfw")
@@ -413,12 +416,15 @@ class Peer:
         fault_at_ms: int = 0,
         duration_ms: int | None = None,
         idle_step_ms: int = 25,
+        twin_faults: tuple[Fault, ...] = (),
     ) -> None:
         if clock not in ("wall", "lockstep"):
             raise ValueError(f"clock must be 'wall' or 'lockstep', got {clock!r}")
         self.modules = load_firmware()
         self.config = self.modules["config"]
         self.twin = Twin(parent, seed=seed)
+        for twin_fault in twin_faults:
+            self.twin.inject(twin_fault)
         self.plant = Plant(self.twin, self.config)
         self.rng = random.Random(f"{seed}:link")
         self.port = FaultyPort(port, fault, fault_at_ms, self.rng)
@@ -574,6 +580,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", default="0")
     parser.add_argument("--clock", default="lockstep", choices=("wall", "lockstep"))
     parser.add_argument("--fault", help="KIND@MS: inject a link fault at that device time")
+    parser.add_argument(
+        "--twin-fault",
+        action="append",
+        default=[],
+        help='a hardware fault of the twin, as JSON: {"kind": "gain_drift", "at_s": 12,'
+        ' "side": "left", "magnitude": 0.7}',
+    )
     parser.add_argument("--duration-ms", type=int, help="stop after this much device time")
     parser.add_argument("--result", help="write what the twin saw here (JSON) on exit")
     parser.add_argument(
@@ -587,6 +600,10 @@ def main(argv: list[str] | None = None) -> int:
         at_ms = int(at or 0)
         if fault not in LINK_FAULTS:
             parser.error(f"unknown fault {fault!r}; known: {', '.join(LINK_FAULTS)}")
+    try:
+        twin_faults = tuple(Fault(**json.loads(text)) for text in args.twin_fault)
+    except (ValueError, TypeError) as exc:
+        parser.error(f"--twin-fault: {exc}")
     peer = Peer(
         FdPort(args.fd),
         parent,
@@ -596,6 +613,7 @@ def main(argv: list[str] | None = None) -> int:
         fault_at_ms=at_ms,
         duration_ms=args.duration_ms,
         idle_step_ms=args.idle_step_ms,
+        twin_faults=twin_faults,
     )
     signal.signal(signal.SIGTERM, lambda *_: peer.stop())
     faulthandler.register(signal.SIGUSR1)
@@ -605,6 +623,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.result:
             Path(args.result).write_text(json.dumps(peer.result(), allow_nan=False))
     return 0
+
+
+def _fault_json(fault: Fault) -> dict[str, Any]:
+    return {
+        "kind": fault.kind.value,
+        "at_s": fault.at_s,
+        "side": None if fault.side is None else fault.side.value,
+        "magnitude": fault.magnitude,
+        "duration_s": fault.duration_s,
+    }
 
 
 class PeerProcess:
@@ -624,6 +652,7 @@ class PeerProcess:
         fault_at_ms: int = 0,
         duration_ms: int | None = None,
         idle_step_ms: int = 25,
+        twin_faults: tuple[Fault, ...] = (),
     ) -> None:
         master, slave = os.openpty()
         # Raw from the start: the line discipline must not echo the firmware's hello.
@@ -654,6 +683,8 @@ class PeerProcess:
             args += ["--fault", f"{fault}@{fault_at_ms}"]
         if duration_ms is not None:
             args += ["--duration-ms", str(duration_ms)]
+        for twin_fault in twin_faults:
+            args += ["--twin-fault", json.dumps(_fault_json(twin_fault))]
         self.process = subprocess.Popen(args, pass_fds=[master])
         os.close(master)
         self._result: dict[str, Any] | None = None

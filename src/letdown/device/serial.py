@@ -44,6 +44,7 @@ from letdown.device.base import (
     PumpSpec,
     Side,
 )
+from letdown.device.selftest import spec_in_use
 from letdown.errors import DeviceError
 
 HELLO_TIMEOUT_S = 2.0
@@ -176,6 +177,10 @@ class SerialPump(BasePump):
             simulated board on a loaded machine may need more than a board's 200 ms.
         ready: wait for the sensors and rearm the firmware before returning (the pump
             is then ready for a session); False leaves that to ``wait_ready``.
+        measured: take the spec from this pump's last self-test where it is stricter
+            than the declared one (``letdown.device.selftest.spec_in_use``), and refuse a
+            pump whose self-test found it out of bounds; False (the self-test itself)
+            keeps the declared spec alone.
     """
 
     name = "serial"
@@ -187,6 +192,7 @@ class SerialPump(BasePump):
         port: Any = None,
         link_timeout_s: float = LINK_TIMEOUT_S,
         ready: bool = True,
+        measured: bool = True,
     ) -> None:
         if port is None:
             if url is None:
@@ -229,7 +235,14 @@ class SerialPump(BasePump):
         self._queue: deque[tuple[int, int, bytes, float | None]] = deque()
         with contextlib.suppress(AttributeError, serial.SerialException):
             port.reset_input_buffer()
-        spec = self._handshake()
+        spec = self.declared_spec = self._handshake()
+        if measured and url is not None:
+            try:
+                spec = spec_in_use(url, spec, self.sensor_span_mmhg)
+            except DeviceError:
+                with contextlib.suppress(serial.SerialException, OSError):
+                    port.close()
+                raise
         super().__init__(DeviceClock(self), spec)
         if ready:
             try:

@@ -68,7 +68,11 @@ class AdaptiveProgram:
     quiet_interval_factor: float = 2.0
     """... or for this many times the parent's own mean interval between the ejections
     seen, if longer: the reflex recurs at a rhythm that is the parent's own (Prime et al.
-    2011), so a gap twice as long as usual means it has stopped ..."""
+    2011), so a gap twice as long as usual means it has stopped; until two ejections have
+    been seen that rhythm is unknown, and the quiet must last this many times
+    ``quiet_s`` (a slow parent's ejections come 5-7 min apart: mean intervals of 70-400 s
+    in twin.md's cohorts, each drawn up to twice its mean; the low-supply parents of an
+    outside check lost most by a stop at 8 min after one ejection) ..."""
     end_flow_fraction: float = 0.08
     """... where milk "only trickles" while the two sides' flow over the last minute
     stays under this fraction of the highest flow of the session's ejections. Relative,
@@ -595,11 +599,12 @@ class PumpSession:
                     self.detector.ejections_s, self.detector.ejections_s[1:], strict=False
                 )
             ]
-            quiet_needed_s = program.quiet_s
             if intervals:
                 quiet_needed_s = max(
-                    quiet_needed_s, program.quiet_interval_factor * statistics.fmean(intervals)
+                    program.quiet_s, program.quiet_interval_factor * statistics.fmean(intervals)
                 )
+            else:
+                quiet_needed_s = program.quiet_interval_factor * program.quiet_s
             end_in_s = min(end_in_s, self._quiet_since_s + quiet_needed_s - now_s)
         if end_in_s <= program.nearly_done_s and self._nearly_done_at_s is None:
             self._nearly_done_at_s = now_s
@@ -661,7 +666,8 @@ class PumpSession:
         """Fail to safe: the core has latched (motors off, vents open, no more kicks to
         the hardware's watchdog); the session ends in fault and says why."""
         self._faults.append(fault)
-        self._ended_by = "fault"
+        # A real pump whose link failed vented by itself: the record says so.
+        self._ended_by = "link_lost" if fault.reason is FaultReason.LINK_LOST else "fault"
         if fault.reason is FaultReason.CONTROLLER_ERROR and self._error is None:
             self._error = fault.detail
         self.machine.send(Event.FAULT, now_s)

@@ -41,6 +41,9 @@ class FaultReason(StrEnum):
     CLOCK_JUMP = core.CLOCK_JUMP
     OUTPUT_FAILURE = core.OUTPUT_FAILURE
     DEVICE_ERROR = core.DEVICE_ERROR
+    LINK_LOST = "link_lost"
+    """Not the core's own: the backend's link to the pump failed (the pump vented by
+    itself); the core saw it as a hardware fault."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,15 @@ class SafetyFault:
     detail: str = ""
 
     @classmethod
-    def from_core(cls, fault: core.Fault) -> SafetyFault:
+    def from_core(cls, fault: core.Fault, link_error: str | None = None) -> SafetyFault:
+        """The core's fault in words. A fault that came with a failed link (``link_error``,
+        the backend's why) is told as the link's loss: whatever the host's core then saw
+        (the hardware's flags, a clock that jumped, readings that stopped), the pump
+        itself vented, and that is what the parent needs to know."""
+        if link_error:
+            reason = FaultReason.LINK_LOST
+            detail = f"{link_error} (the host's core: {fault.reason})"
+            return cls(reason, None, fault.at_s, message(reason, None), detail)
         reason = FaultReason(fault.reason)
         side = None if fault.side is None else (Side.LEFT, Side.RIGHT)[fault.side]
         return cls(reason, side, fault.at_s, message(reason, side), fault.detail)
@@ -143,6 +154,11 @@ _MESSAGES: dict[FaultReason, str] = {
     FaultReason.DEVICE_ERROR: (
         "The pump could not be read: it stopped and released the suction. Check that it is"
         " plugged in, then start again."
+    ),
+    FaultReason.LINK_LOST: (
+        "The pump lost its link to letdown and has vented by itself: the motors are off"
+        " and the suction is released. The session is saved as ended by a link loss."
+        " Check the pump's USB cable, then start again."
     ),
 }
 

@@ -120,6 +120,12 @@ class SafePump:
         self._fault: SafetyFault | None = None
         self._outputs = core._SAFE
         self._written = False
+        # A backend whose own controller runs a core too (the serial pump's firmware) is
+        # told each comfort ceiling this core holds, so that both hold the same one.
+        hook = getattr(backend, "set_ceiling", None)
+        self._ceiling_hook = hook if callable(hook) else None
+        self._ceilings_sent = [s.ceiling_mmhg for s in self.core._sides]
+        self._parent_raised = [False, False]
         self._apply(self._outputs)
         self._thread: threading.Thread | None = None
         self._stepped = not isinstance(backend.clock, WallClock)
@@ -252,8 +258,15 @@ class SafePump:
         """The latched fault, or None while the pump is healthy."""
         found = self.core.fault
         if found is not None and self._fault is None:
-            self._fault = SafetyFault.from_core(found)
+            self._fault = SafetyFault.from_core(found, self.link_error)
         return self._fault
+
+    @property
+    def link_error(self) -> str | None:
+        """Why the backend's link to the pump failed (a real pump's cable pulled, its
+        firmware restarted), in words; None while it holds or when it has no link."""
+        error = getattr(self._backend, "link_error", None)
+        return error if isinstance(error, str) else None
 
     @property
     def stopped(self) -> str:
@@ -283,7 +296,13 @@ class SafePump:
 
     def raise_ceiling(self, side: Side, ceiling_mmhg: float) -> float:
         """The parent's own action only: one step at most, never above the cap."""
-        return self.core.raise_ceiling(_index(side), ceiling_mmhg)
+        index = _index(side)
+        with self._lock:
+            before = self.core._sides[index].ceiling_mmhg
+            raised = self.core.raise_ceiling(index, ceiling_mmhg)
+            if raised > before:
+                self._parent_raised[index] = True
+        return raised
 
     def peak_between(self, side: Side, from_s: float, to_s: float) -> float:
         return self.core.peak_between(_index(side), from_s, to_s)
@@ -412,6 +431,8 @@ class SafePump:
             )
         if outputs != self._outputs or not self._written:
             self._apply(outputs)
+        if self._ceiling_hook is not None:
+            self._forward_ceilings(self._ceiling_hook)
         if c.fault is None:
             try:
                 backend.kick()
@@ -484,6 +505,26 @@ class SafePump:
                 failed.append(text)
                 self._problem(f"the pump did not take a command ({text})")
         return failed
+
+    def _forward_ceilings(self, hook: Callable[..., object]) -> None:
+        """Tell the backend each ceiling that changed since it was last told: a lowering
+        as one, a raise as the parent's only when the parent raised it here."""
+        sent = self._ceilings_sent
+        for s in self.core._sides:
+            ceiling = s.ceiling_mmhg
+            index = s.index
+            if ceiling == sent[index]:
+                continue
+            parent = ceiling > sent[index] and self._parent_raised[index]
+            sent[index] = ceiling
+            self._parent_raised[index] = False
+            try:
+                hook(SIDES[index], ceiling, parent=parent)
+            except Exception as exc:
+                c = self.core
+                self._problem(f"the pump did not take a comfort ceiling: {exc}")
+                c.trip(core.OUTPUT_FAILURE, None, c._now_s, f"{type(exc).__name__}: {exc}")
+                self._apply(core._SAFE)
 
     def _problem(self, text: str) -> None:
         log.error("%s", text)

@@ -270,6 +270,7 @@ class _Side:
         "limit_due_s",
         "motor",
         "motor_stuck",
+        "noticed_s",
         "pain",
         "pain_per_mmhg",
         "pressure",
@@ -318,6 +319,7 @@ class _Side:
         self.last_cross_s = -math.inf
         self.held_s = 0.0
         self.above_comfort_s = 0.0
+        self.noticed_s = 0.0
         self.pain = 0.0
         self.too_much_since_s: float | None = None
         self.too_much_due_s: float | None = None
@@ -463,6 +465,12 @@ class Twin:
     def above_comfort_s(self, side: Side) -> float:
         """Seconds the true vacuum on ``side`` has spent above its comfortable maximum."""
         return self._state(side).above_comfort_s
+
+    def noticed_pain_s(self, side: Side) -> float:
+        """Seconds the parent felt the vacuum on ``side`` (pain at or over the first
+        noticeable discomfort, ``LIMIT_PAIN``): unlike ``above_comfort_s`` this counts only
+        what a parent could say, and so what a controller can learn from."""
+        return self._state(side).noticed_s
 
     def vent_open(self, side: Side) -> bool:
         """Whether the vent really is open (a stuck vent is not, whatever it was told)."""
@@ -675,6 +683,7 @@ class Twin:
             s.too_much_due_s = None
             s.too_much_ready_s = now + TOO_MUCH_REPEAT_S
         if pain >= LIMIT_PAIN:
+            s.noticed_s += dt
             if s.limit_armed:
                 s.limit_armed = False
                 s.limit_due_s = now + self._hand_rng.uniform(*REACTION_S)

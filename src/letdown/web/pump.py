@@ -165,7 +165,9 @@ class PumpState(BaseModel):
     ejections: int = Field(description="milk ejections seen this session")
     nearly_done: bool
     fault: FaultInfo | None
-    ended_by: str | None = Field(description="flow_ended, cap, stop, fault or error, once ended")
+    ended_by: str | None = Field(
+        description="flow_ended, cap, stop, fault, link_lost or error, once ended"
+    )
     journal_entry_id: int | None = Field(description="the last finished session's journal entry")
     journal_error: str | None
     comfort: ComfortState

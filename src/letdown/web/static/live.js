@@ -27,6 +27,7 @@
     cap: "the time limit was reached",
     stop: "it was stopped",
     fault: "of a fault",
+    link_lost: "the pump lost its link (it vented by itself)",
     error: "of an error",
   };
   const ACTIVE = new Set(["stimulation", "expression", "restimulation", "paused"]);
