@@ -21,11 +21,17 @@ HOT_MODULES = [
 ]
 
 
+BUILDS = {"bdist_wheel", "build", "build_ext", "install"}
+"""The commands that build modules (not those that only write the package's metadata)."""
+
+
 def _ext_modules() -> list[object]:
     if os.environ.get("LETDOWN_COMPILE") != "1":
         return []
     if "editable_wheel" in sys.argv:
         print("LETDOWN_COMPILE ignored: an editable install stays interpreted", file=sys.stderr)
+        return []
+    if not BUILDS & set(sys.argv):
         return []
     from mypyc.build import mypycify  # noqa: PLC0415 (only when compiling)
 
