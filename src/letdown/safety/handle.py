@@ -407,28 +407,16 @@ class SafePump:
             actual = self._reported()
             if actual is not None:
                 c.applied(*actual)
-        if scale_l is None:
-            outputs = c.tick(
-                now_s,
-                None if left is None else left[0],
-                None if right is None else right[0],
-                None,
-                None if scale_r is None else scale_r[0],
-                None,
-                bool(hardware),
-                late_s,
-            )
-        else:
-            outputs = c.tick(
-                now_s,
-                None if left is None else left[0],
-                None if right is None else right[0],
-                scale_l[0],
-                None if scale_r is None else scale_r[0],
-                scale_l[1],
-                bool(hardware),
-                late_s,
-            )
+        outputs = c.tick(
+            now_s,
+            None if left is None else left.vacuum_mmhg,
+            None if right is None else right.vacuum_mmhg,
+            None if scale_l is None else scale_l.volume_ml,
+            None if scale_r is None else scale_r.volume_ml,
+            None if scale_l is None else scale_l.at_s,
+            bool(hardware),
+            late_s,
+        )
         if outputs != self._outputs or not self._written:
             self._apply(outputs)
         if self._ceiling_hook is not None:
