@@ -82,6 +82,18 @@ def test_bench_speed_reports_its_figures(tmp_path: Path) -> None:
     assert payload["realtime_factor"] > 0
     assert 0 < payload["tick_us_p50"] <= payload["tick_us_p99"]
     assert "real time" in result.output
+    # Whether the loop's hot modules run compiled (setup.py, LETDOWN_COMPILE=1) or not.
+    assert "hot modules interpreted" in result.output or "safety.core" in result.output
+
+
+def test_bench_speed_fails_under_a_target_it_does_not_reach() -> None:
+    args = ["bench", "speed", "--minutes", "0.1", "--repeat", "1", "--fail-under"]
+    missed = runner.invoke(app, [*args, "1e9"])
+    assert missed.exit_code == 1, missed.output
+    assert "below target" in missed.output and "1e+09x" in missed.output
+    met = runner.invoke(app, [*args, "1"])
+    assert met.exit_code == 0, met.output
+    assert "below target" not in met.output
 
 
 def test_demo_runs_a_session_and_summarises_it() -> None:

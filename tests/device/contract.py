@@ -89,6 +89,31 @@ class BackendContract:
         finally:
             pump.close()
 
+    def test_both_sides_read_at_once_as_each_side_reads(self) -> None:
+        """``read_sides`` (one call, as a link sends one frame; the safety core reads it
+        every tick) gives what the four per-side reads give, and a closed pump refuses it."""
+        pump = self.make_backend()
+        try:
+            pump.set_duty(LEFT, 0.6)
+            pump.set_vent(LEFT, False)
+            for _ in range(4):
+                self.hold(pump, 0.15)
+                both = pump.read_sides()
+                assert both == (
+                    pump.read_vacuum(LEFT),
+                    pump.read_vacuum(RIGHT),
+                    pump.read_volume(LEFT),
+                    pump.read_volume(RIGHT),
+                )
+                assert all(isinstance(reading, VacuumReading) for reading in both[:2])
+                assert all(isinstance(reading, VolumeReading) for reading in both[2:])
+            left = pump.read_vacuum(LEFT)
+            assert left is not None and left.vacuum_mmhg > self.vacuum(pump, RIGHT) + 20.0
+        finally:
+            pump.close()
+        with pytest.raises(DeviceClosedError):
+            pump.read_sides()
+
     def test_the_motor_pulls_with_the_vent_shut_and_the_vent_releases(self) -> None:
         pump = self.make_backend()
         try:
@@ -180,6 +205,14 @@ class BackendContract:
                 session.step()
             assert safe.fault is None, safe.fault
             assert max(self.vacuum(safe, side) for side in SIDES) >= 0.0
+            # The handle shows what its core read from the backend, in one call or four.
+            assert safe.read_sides() == (
+                safe.read_vacuum(LEFT),
+                safe.read_vacuum(RIGHT),
+                safe.read_volume(LEFT),
+                safe.read_volume(RIGHT),
+            )
+            assert safe.read_sides()[:2] == pump.read_sides()[:2]
             session.send(Command(CommandKind.STOP))
             record = session.run()
             assert record.ended_by == "stop"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from letdown.device.base import SIDES, Clock
@@ -17,15 +19,13 @@ class _TimedClock:
     """Wraps the simulated clock and times each tick: controller work plus twin step."""
 
     def __init__(self, inner: Clock) -> None:
-        self._inner = inner
+        self._sleep_until = inner.sleep_until
+        self.now_s: Callable[[], float] = inner.now_s  # bound once: no wrapper call
         self.tick_s: list[float] = []
         self._last = time.perf_counter()
 
-    def now_s(self) -> float:
-        return self._inner.now_s()
-
     def sleep_until(self, at_s: float) -> None:
-        self._inner.sleep_until(at_s)
+        self._sleep_until(at_s)
         now = time.perf_counter()
         self.tick_s.append(now - self._last)
         self._last = now
@@ -36,6 +36,21 @@ class _TimedPump(SimPump):
         super().__init__(parent, seed=seed)
         self.timed = _TimedClock(self._clock)
         self._clock = self.timed
+
+
+HOT_MODULES = ("letdown.safety.core", "letdown.twin.model", "letdown.pump.tracking")
+"""What runs every tick: setup.py can compile these with mypyc (LETDOWN_COMPILE=1)."""
+
+
+def compiled_modules() -> tuple[str, ...]:
+    """Which of ``HOT_MODULES`` this install runs compiled (an extension, not source)."""
+    found = []
+    for name in HOT_MODULES:
+        spec = importlib.util.find_spec(name)
+        origin = "" if spec is None or spec.origin is None else spec.origin
+        if not origin.endswith(".py"):
+            found.append(name)
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,16 +25,33 @@ def bench_speed(
     json_out: FiguresJson = None,
     minutes: Annotated[float, typer.Option("--minutes", min=0.1, max=120)] = 15.0,
     repeat: Annotated[int, typer.Option("--repeat", min=1, max=20)] = 3,
+    fail_under: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-under",
+            min=1.0,
+            max=1e9,
+            help="Exit with status 1 when the fastest run is below this many times real time"
+            " (on a quiet machine: other processes on the cores slow every run).",
+        ),
+    ] = None,
 ) -> None:
-    """Real-time factor of the closed loop (twin + 100 Hz controller) on one core."""
-    from letdown.bench.speed import measure_speed
+    """Real-time factor of the closed loop (twin + 100 Hz controller, under the safety
+    core) on one core."""
+    from letdown.bench.speed import compiled_modules, measure_speed
 
     result = measure_speed(minutes=minutes, repeat=repeat)
+    compiled = compiled_modules()
     _common.console.print(
         f"{result.simulated_s / 60:g}-minute double-pump session in {result.wall_s:.3f} s:"
         f" [bold]{result.realtime_factor:.0f}x[/] real time"
         f" (tick p50 {result.tick_us_p50:.1f} us, p99 {result.tick_us_p99:.1f} us,"
         f" {result.ticks} ticks; target >= 500x, goal 2000x)"
+    )
+    _common.console.print(
+        "hot modules compiled (mypyc): " + ", ".join(compiled)
+        if compiled
+        else "hot modules interpreted (LETDOWN_COMPILE=1 at install compiles them)"
     )
     if json_out:
         payload = asdict(result)
@@ -42,6 +59,12 @@ def bench_speed(
             json_out,
             {key: payload[key] for key in ("realtime_factor", "tick_us_p50", "tick_us_p99")},
         )
+    if fail_under is not None and result.realtime_factor < fail_under:
+        _common.err.print(
+            f"[bold red]below target:[/] {result.realtime_factor:.0f}x real time,"
+            f" under the {fail_under:g}x asked for"
+        )
+        raise typer.Exit(1)
 
 
 @app.command("efficacy")

@@ -33,6 +33,12 @@ class VolumeReading(NamedTuple):
     at_s: float
 
 
+SideReadings = tuple[
+    VacuumReading | None, VacuumReading | None, VolumeReading | None, VolumeReading | None
+]
+"""Both sides' latest samples at once: left vacuum, right vacuum, left volume, right volume."""
+
+
 @dataclass(frozen=True, slots=True)
 class PumpSpec:
     """What the hardware maker declares: the physical bounds of the pneumatics and sensors.
@@ -110,6 +116,8 @@ class Pump(Protocol):
 
     def read_volume(self, side: Side) -> VolumeReading | None: ...
 
+    def read_sides(self) -> SideReadings: ...
+
     def set_duty(self, side: Side, duty: float) -> None: ...
 
     def set_vent(self, side: Side, open_: bool) -> None: ...
@@ -179,6 +187,18 @@ class BasePump(ABC):
         if raw is None or not -1e6 < raw[0] < 1e6:
             return None
         return VolumeReading(raw[0], raw[1])
+
+    def read_sides(self) -> SideReadings:
+        """Both sides' latest samples in one call: (left vacuum, right vacuum, left volume,
+        right volume), each as ``read_vacuum``/``read_volume`` give it. A link sends them
+        in one frame; a backend may answer faster than four reads (the safety core reads
+        this every tick)."""
+        return (
+            self.read_vacuum(Side.LEFT),
+            self.read_vacuum(Side.RIGHT),
+            self.read_volume(Side.LEFT),
+            self.read_volume(Side.RIGHT),
+        )
 
     def set_duty(self, side: Side, duty: float) -> None:
         """Ask the motor serving ``side`` for ``duty`` in 0..1 (fraction of full power)."""
@@ -328,6 +348,7 @@ __all__ = [
     "Pump",
     "PumpSpec",
     "Side",
+    "SideReadings",
     "VacuumReading",
     "VolumeReading",
     "WallClock",

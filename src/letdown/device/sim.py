@@ -17,6 +17,9 @@ from letdown.device.base import (
     PressKind,
     PumpSpec,
     Side,
+    SideReadings,
+    VacuumReading,
+    VolumeReading,
 )
 from letdown.twin.cohort import ParentSpec
 from letdown.twin.faults import Fault, FaultKind
@@ -25,6 +28,9 @@ from letdown.twin.model import Commands, PneumaticsSpec, Readings, Twin
 _LEFT = Side.LEFT
 _WATCHDOG = frozenset({HardwareFault.WATCHDOG})
 _NO_FAULTS: frozenset[HardwareFault] = frozenset()
+_new_tuple = tuple.__new__
+"""Makes a reading without the NamedTuple's Python-level ``__new__`` (the core reads
+both sides every tick)."""
 
 
 def declared_spec(pneumatics: PneumaticsSpec) -> PumpSpec:
@@ -54,11 +60,11 @@ class SimClock:
         self._pump = pump
 
     def now_s(self) -> float:
-        return self._pump.twin.now_s
+        return self._pump.twin._now_s
 
     def sleep_until(self, at_s: float) -> None:
         pump = self._pump
-        dt_s = at_s - pump.twin.now_s
+        dt_s = at_s - pump.twin._now_s
         if dt_s > 1e-9:
             pump._advance(dt_s)
 
@@ -86,7 +92,16 @@ class SimPump(BasePump):
         self._commands = Commands()
         self._readings = Readings(0.0, (0.0, 0.0), (0.0, 0.0), 0.0, (), False)
         self._presses_seen: list[Press] = []
+        self._scales: tuple[VolumeReading | None, VolumeReading | None] = (None, None)
+        self._scales_at_s = -1.0
+        self._scales_ml: tuple[float | None, float | None] = (None, None)
         super().__init__(SimClock(self), declared_spec(self.twin.pneumatics))
+        cls = type(self)
+        self._own_reads = (
+            cls._read_vacuum is SimPump._read_vacuum and cls._read_volume is SimPump._read_volume
+        )
+        """Whether ``read_sides`` may read the twin's readings directly (a subclass that
+        changes what a side reads gets the four reads instead)."""
 
     def inject(
         self,
@@ -116,6 +131,38 @@ class SimPump(BasePump):
         if readings.presses:
             self._presses_seen.extend(readings.presses)
         self._readings = readings
+
+    def read_sides(self) -> SideReadings:
+        if self._closed or not self._own_reads:
+            return super().read_sides()
+        readings = self._readings
+        at_s = readings.at_s
+        left, right = readings.vacuum_mmhg
+        scale_at_s = readings.volume_at_s
+        if scale_at_s != self._scales_at_s or readings.volume_ml != self._scales_ml:
+            # The scale samples at 10 Hz: its readings are made once per sample.
+            self._scales_at_s = scale_at_s
+            self._scales_ml = readings.volume_ml
+            scale_l, scale_r = readings.volume_ml
+            self._scales = (
+                None
+                if scale_l is None or not -1e6 < scale_l < 1e6
+                else _new_tuple(VolumeReading, (scale_l, scale_at_s)),
+                None
+                if scale_r is None or not -1e6 < scale_r < 1e6
+                else _new_tuple(VolumeReading, (scale_r, scale_at_s)),
+            )
+        scales = self._scales
+        return (
+            None
+            if left is None or not -1e6 < left < 1e6
+            else _new_tuple(VacuumReading, (left, at_s)),
+            None
+            if right is None or not -1e6 < right < 1e6
+            else _new_tuple(VacuumReading, (right, at_s)),
+            scales[0],
+            scales[1],
+        )
 
     def _read_vacuum(self, side: Side) -> tuple[float, float] | None:
         readings = self._readings
@@ -147,6 +194,8 @@ class SimPump(BasePump):
         return _WATCHDOG if self._readings.watchdog_tripped else _NO_FAULTS
 
     def _presses(self) -> tuple[Press, ...]:
+        if not self._presses_seen:
+            return ()
         presses = tuple(self._presses_seen)
         self._presses_seen.clear()
         return presses

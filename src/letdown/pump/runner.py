@@ -88,7 +88,7 @@ def run_program(
     trackers = [CycleTracker(start_s) for _ in active]
     plan = [
         [
-            (side, tracker, phase.peak_for(ceilings_mmhg[side]))
+            (side, tracker.command, phase.peak_for(ceilings_mmhg[side]))
             for side, tracker in zip(active, trackers, strict=True)
         ]
         for phase in program.phases
@@ -104,13 +104,22 @@ def run_program(
     ended_by = "end"
     next_s = start_s
     ticks = 0
+    # The handle's methods, bound once: the loop runs 100 times a simulated second.
+    now = clock.now_s
+    sleep_until = clock.sleep_until
+    read_vacuum = safe.read_vacuum
+    ceiling = safe.ceiling
+    set_duty = safe.set_duty
+    set_vent = safe.set_vent
+    kick = safe.kick
+    core = safe.core
     try:
         for side in SIDES:
             if side not in active:
-                safe.set_duty(side, 0.0)
-                safe.set_vent(side, True)
+                set_duty(side, 0.0)
+                set_vent(side, True)
         while True:
-            now_s = clock.now_s()
+            now_s = now()
             elapsed_s = now_s - start_s
             if elapsed_s >= length_s - 1e-9:
                 break
@@ -119,33 +128,33 @@ def run_program(
             phase = program.phases[index]
             rate_cpm = phase.rate_cpm
             hold_s = phase.hold_s
-            for side, tracker, peak_mmhg in plan[index]:
-                reading = safe.read_vacuum(side)
-                ceiling_mmhg = safe.ceiling(side)
-                duty, vent_open = tracker.command(
+            for side, command, peak_mmhg in plan[index]:
+                reading = read_vacuum(side)
+                ceiling_mmhg = ceiling(side)
+                duty, vent_open = command(
                     now_s,
                     None if reading is None else reading.vacuum_mmhg,
                     rate_cpm,
                     peak_mmhg if peak_mmhg < ceiling_mmhg else ceiling_mmhg,
                     hold_s,
                 )
-                safe.set_duty(side, duty)
-                safe.set_vent(side, vent_open)
-            safe.kick()
+                set_duty(side, duty)
+                set_vent(side, vent_open)
+            kick()
             new_presses = safe.presses()
             if new_presses:
                 presses.extend(new_presses)
-            if safe.fault is not None:
-                ended_by = "fault"
-                break
-            if safe.stopped:
+            if core.fault is not None or core.stopped:
+                if safe.fault is not None:
+                    ended_by = "fault"
+                    break
                 ended_by = "stop" if safe.stopped == "stop" else safe.stopped
                 break
             ticks += 1
             if on_tick is not None and ticks % view_every == 0:
                 on_tick(_view(safe, elapsed_s, phase))
             next_s += tick_s
-            clock.sleep_until(next_s)
+            sleep_until(next_s)
     finally:
         volumes = read_volumes(safe)
         end_s = clock.now_s()

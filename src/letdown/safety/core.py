@@ -407,6 +407,13 @@ class Core:
         """Highest vacuum full duty can hold against the slowest open vent."""
         self._nominal = self._factors(tick_s)
         self._tick_s = tick_s
+        # The limits read every tick, as plain attributes (they never change).
+        self._max_late_s = lim.max_late_s
+        self._watchdog_s = lim.watchdog_s
+        self._silent_s = lim.watchdog_s - 1e-9
+        self._shared = lim.shared_motor
+        self._slot = 0
+        """This tick's peak slot (``_note_peak``)."""
         self._stuck_ticks = max(3, math.ceil(STUCK_S / tick_s - 1e-9))
         self._ambiguous_ticks = max(ENVELOPE_TICKS, round(AMBIGUOUS_S / tick_s))
         self._vent_wait_ticks = ENVELOPE_TICKS + math.ceil(lim.watchdog_s / tick_s) + 2
@@ -599,7 +606,7 @@ class Core:
         if self.check(now_s, vac_l, vac_r, vol_l, vol_r, vol_at_s, hw_watchdog, late_s):
             return _SAFE
         if not self.stopped:
-            if now_s - self._kicked_s >= self.limits.watchdog_s - 1e-9:
+            if now_s - self._kicked_s >= self._silent_s:
                 self.trip(CONTROLLER_SILENT, None, now_s)
                 return _SAFE
             if now_s >= self._ends_s:
@@ -621,13 +628,15 @@ class Core:
         if self.fault is not None:
             return self.fault
         prev_s = self._now_s
-        if not (isinstance(now_s, (int, float)) and prev_s < now_s < prev_s + 1e9):
+        if not (
+            (type(now_s) is float or isinstance(now_s, (int, float)))
+            and prev_s < now_s < prev_s + 1e9
+        ):
             return self.trip(CLOCK_JUMP, None, prev_s, f"clock {now_s!r} after {prev_s!r}")
-        lim = self.limits
-        if not late_s <= lim.max_late_s:
+        if not late_s <= self._max_late_s:
             self._now_s = now_s
             return self.trip(LOOP_OVERRUN, None, now_s)
-        if now_s - prev_s > lim.watchdog_s:
+        if now_s - prev_s > self._watchdog_s:
             return self.trip(CLOCK_JUMP, None, prev_s, f"clock {now_s!r} after {prev_s!r}")
         self._now_s = now_s
         if hw_watchdog:
@@ -641,7 +650,8 @@ class Core:
             and not (left.paused or right.paused)
         )
         self._cap_now = self._trip_double if both else self._trip_single
-        if lim.shared_motor:
+        self._slot = int(now_s * _PER_SLOT)
+        if self._shared:
             motor = left.out_duty if left.out_duty > right.out_duty else right.out_duty
             motor_l = motor_r = motor
         else:
@@ -683,7 +693,7 @@ class Core:
             s.reading = None
             return self.trip(PRESSURE_DROPOUT, s.index, now_s)
         s.reading = r
-        slot = int(now_s * _PER_SLOT)
+        slot = self._slot
         if slot == s.peak_slot:
             peaks = s.peaks
             i = slot % PEAK_SLOTS

@@ -140,6 +140,7 @@ _TOO_MUCH = PressKind.TOO_MUCH
 _INV_RISE_S = 1.0 / RISE_S
 _TAIL_FRACTION = 1.0 - PLATEAU_FRACTION
 _LIMIT = PressKind.LIMIT
+_new_tuple = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,14 +532,17 @@ class Twin:
             )
         pull = self._pull
         stall = self._stall
+        vent_rate = self._vent_rate
+        inv_step = self._inv_step
+        exp = math.exp
         noise = self._noise.normal
         for s in self._sides:
             duty = 0.0 if tripped else duties[s.index]
             vent = tripped or (s.vent_open and not s.vent_stuck)
-            rate = pull * duty + s.leak_per_s + (self._vent_rate if vent else 0.0)
+            rate = pull * duty + s.leak_per_s + (vent_rate if vent else 0.0)
             if rate > 0.0:
                 target = pull * duty * stall / rate
-                s.v = target + (s.v - target) * math.exp(-rate * dt)
+                s.v = target + (s.v - target) * exp(-rate * dt)
             s.motor = duty
             if s.pressure_dropout:
                 s.pressure = None
@@ -548,7 +552,7 @@ class Twin:
                     done = 1.0 if over_s <= 0.0 else min(1.0, (now - from_s) / over_s)
                     s.pressure_gain = 1.0 + (to_gain - 1.0) * done
                 raw = s.v * s.pressure_gain - s.pressure_offset + noise() * s.pressure_noise
-                s.pressure = round(raw * self._inv_step) / self._inv_step
+                s.pressure = round(raw * inv_step) / inv_step
 
         self._reflex(now, dt)
         drive = BASE_FLOW
@@ -586,13 +590,17 @@ class Twin:
         if self._presses:
             presses = tuple(self._presses)
             self._presses.clear()
-        return Readings(
-            now,
-            (left.pressure, right.pressure),
-            (left.volume, right.volume),
-            self._volume_at_s,
-            presses,
-            tripped,
+        # tuple.__new__: a NamedTuple's own __new__ is a Python-level call, every step.
+        return _new_tuple(
+            Readings,
+            (
+                now,
+                (left.pressure, right.pressure),
+                (left.volume, right.volume),
+                self._volume_at_s,
+                presses,
+                tripped,
+            ),
         )
 
     def _reflex(self, now: float, dt: float) -> None:
