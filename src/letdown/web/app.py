@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
             )
             bridge.start()
         app.state.mqtt = bridge
-        notices = Notices.for_app(opened, user_data_path("letdown", appauthor=False))
+        notices = Notices.for_app(opened, app.state.data_folder)
         app.state.notices = notices
         app.state.hub.listeners.append(notices.on_state)
         notices.start()
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         openapi_url=None,
     )
     app.state.settings = settings
+    app.state.data_folder = settings.data_folder or user_data_path("letdown", appauthor=False)
     app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
     app.state.sockets = SocketRegistry()
     app.state.tickets = Tickets()
