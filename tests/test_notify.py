@@ -220,5 +220,8 @@ def test_a_web_push_reaches_the_endpoint_once_and_decrypts_to_the_flag(
     message = json.loads(plain)
     assert message["title"] == "letdown: fever with breast signs"
     assert "clinician" in message["body"]
+    # What the service worker (web/static/sw.js) reads: the tag replaces an older notice of
+    # the same flag on the phone, and a tap opens the dashboard, where the flag is.
+    assert message["tag"].startswith("flag:") and message["url"] == "/"
     _, public = vapid_keys(tmp_path / "keys")
     assert public == vapid_keys(tmp_path / "keys")[1]  # made once, then kept

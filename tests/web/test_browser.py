@@ -68,7 +68,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import uvicorn
 
     folder = tmp_path_factory.mktemp("browser")
-    settings = Settings(db=f"sqlite:///{folder / 'journal.sqlite'}", sim_speed=30.0)
+    settings = Settings(
+        db=f"sqlite:///{folder / 'journal.sqlite'}", sim_speed=30.0, data_folder=folder / "data"
+    )
     app = create_app(settings)
     if not any(getattr(route, "path", None) == "/live" for route in app.routes):
         app.include_router(pump_routes.pages_router)  # until create_app mounts the live page

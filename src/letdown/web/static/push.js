@@ -48,8 +48,14 @@
     box.dataset.state = kind;
     state.textContent = kind === "failed" ? "Not turned on: " + detail : SAID[kind];
     state.className = kind === "blocked" || kind === "failed" ? "flash bad" : "";
-    on.hidden = kind === "on" || kind === "blocked";
-    off.hidden = kind !== "on";
+    shown(on, kind !== "on" && kind !== "blocked");
+    shown(off, kind === "on");
+  }
+
+  function shown(button, yes) {
+    // app.css gives buttons a display of their own, which would outdo [hidden].
+    button.hidden = !yes;
+    button.style.display = yes ? "" : "none";
   }
 
   function busy(yes) {
@@ -79,6 +85,19 @@
         throw error;
       });
     });
+  }
+
+  function refreshList() {
+    // The channels listed below the button: this page's own copy, fetched again.
+    return fetch(window.location.pathname, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (text) {
+        const fresh = new DOMParser().parseFromString(text, "text/html")
+          .getElementById("channel-list");
+        const here = document.getElementById("channel-list");
+        if (fresh && here) here.replaceWith(fresh);
+      })
+      .catch(function () { /* the list is refreshed on the next visit */ });
   }
 
   function serverKey() {
@@ -139,7 +158,7 @@
         return phone.found ? phone.found.unsubscribe().then(fresh) : fresh();
       }).then(function (made) {
         return post("/settings/push", made.toJSON());
-      }).then(function () { return "on"; });
+      }).then(refreshList).then(function () { return "on"; });
     }).then(function (kind) {
       show(kind);
     }).catch(function (error) {
@@ -157,11 +176,11 @@
           if (error.status !== 404) throw error; // already removed from the list: fine
         })
         .then(function () { return phone.found.unsubscribe(); });
-    }).then(function () {
+    }).then(refreshList).then(function () {
       show("off");
     }).catch(function (error) {
       show("failed", inWords(error));
-      off.hidden = false;
+      shown(off, true);
     }).then(function () { busy(false); });
   }
 
@@ -171,6 +190,8 @@
     return;
   }
   unavailable.hidden = true;
+  shown(on, false);
+  shown(off, false);
   controls.hidden = false;
   on.addEventListener("click", turnOn);
   off.addEventListener("click", turnOff);
