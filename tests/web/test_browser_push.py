@@ -73,10 +73,10 @@ STUB = """
 """
 
 
-def stub_push(page: Any, answer: str) -> None:
+def stub_push(page: Any, answer: str, endpoint: str = PHONE) -> None:
     page.add_init_script(
         STUB
-        % {"answer": json.dumps(answer), "endpoint": json.dumps(PHONE), "keys": json.dumps(KEYS)}
+        % {"answer": json.dumps(answer), "endpoint": json.dumps(endpoint), "keys": json.dumps(KEYS)}
     )
 
 
@@ -152,6 +152,19 @@ def test_a_refused_permission_says_how_to_allow_it(page: Any, shots: Path) -> No
     assert phone_channels(page) == []
     assert axe_violations(page) == []
     shoot(page, shots, "settings-push-blocked")
+
+
+def test_a_subscription_the_server_refuses_is_shown_in_words(page: Any) -> None:
+    stub_push(page, "granted", endpoint="http://push.example.test/send/1")
+    ready(page)
+    page.click("#push-on")
+    page.wait_for_selector("#push[data-state='failed']", state="attached")
+    assert page.inner_text("#push-state") == (
+        "Not turned on: the push service's address must start with https:// "
+        "(this one is http://push.example.test/…)"
+    )
+    assert page.is_visible("#push-on")  # pressing again is allowed
+    assert phone_channels(page) == []
 
 
 def test_without_a_secure_context_the_page_says_why(page: Any, server: str) -> None:

@@ -46,7 +46,7 @@
 
   function show(kind, detail) {
     box.dataset.state = kind;
-    state.textContent = kind === "failed" ? "Not turned on: " + detail : SAID[kind];
+    state.textContent = kind === "failed" ? detail : SAID[kind];
     state.className = kind === "blocked" || kind === "failed" ? "flash bad" : "";
     shown(on, kind !== "on" && kind !== "blocked");
     shown(off, kind === "on");
@@ -132,8 +132,21 @@
     return (error && error.message) || String(error);
   }
 
+  function worker() {
+    // The service worker app.js registers; without it there is nothing to push to.
+    return Promise.race([
+      navigator.serviceWorker.ready,
+      new Promise(function (resolve, reject) {
+        setTimeout(function () {
+          reject(new Error("the app's service worker is not running here: reload the " +
+            "page and try again."));
+        }, 10000);
+      }),
+    ]);
+  }
+
   function subscription() {
-    return navigator.serviceWorker.ready.then(function (registration) {
+    return worker().then(function (registration) {
       return registration.pushManager.getSubscription().then(function (found) {
         return { registration: registration, found: found };
       });
@@ -163,7 +176,7 @@
       show(kind);
     }).catch(function (error) {
       if (error && error.name === "NotAllowedError") show("blocked");
-      else show("failed", inWords(error));
+      else show("failed", "Not turned on: " + inWords(error));
     }).then(function () { busy(false); });
   }
 
@@ -179,7 +192,7 @@
     }).then(refreshList).then(function () {
       show("off");
     }).catch(function (error) {
-      show("failed", inWords(error));
+      show("failed", "Not turned off: " + inWords(error));
       shown(off, true);
     }).then(function () { busy(false); });
   }
@@ -211,6 +224,6 @@
   }).then(function (kind) {
     show(kind);
   }).catch(function (error) {
-    show("failed", inWords(error));
+    show("failed", "Could not tell whether this phone is notified: " + inWords(error));
   }).then(function () { busy(false); });
 })();
