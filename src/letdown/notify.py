@@ -181,6 +181,15 @@ def push_message(title: str, body: str, key: str) -> dict[str, str]:
     }
 
 
+class ChannelGoneError(Exception):
+    """The service says the address is no more: a Web Push subscription that expired or
+    was withdrawn (404 or 410, RFC 8030 section 7.3). Its channel is reported dead at
+    once: trying again cannot help."""
+
+
+GONE_STATUSES = (404, 410)
+
+
 def sender(vapid_folder: Path) -> Send:
     """Send through Web Push for ``webpush:`` channels, Apprise for the rest."""
 
@@ -200,7 +209,14 @@ def sender(vapid_folder: Path) -> Send:
                 timeout=10.0,
                 ttl=3600,
             )
-        except WebPushException:
+        except WebPushException as exc:
+            answered = getattr(exc.response, "status_code", None)
+            if answered in GONE_STATUSES:
+                raise ChannelGoneError(
+                    f"the push service no longer knows this phone (it answered {answered}): "
+                    'its notifications were turned off or expired; press "Notify this '
+                    'phone" on it again'
+                ) from None
             return False
         return True
 
@@ -356,9 +372,12 @@ def deliver(engine: Engine, now: datetime, send: Send = apprise_send) -> int:
     for notice_id, channel_id, url, title, body, key in due:
         if channel_id in dead:
             continue
+        gone = False
         try:
             ok = send(url, title, body, key)
             error = "" if ok else "the service refused or did not answer"
+        except ChannelGoneError as exc:
+            ok, error, gone = False, str(exc), True
         except Exception as exc:  # a channel's failure is reported, never raised
             ok, error = False, f"{type(exc).__name__}: {exc}"
         with Session(engine) as session, session.begin():
@@ -374,7 +393,7 @@ def deliver(engine: Engine, now: datetime, send: Send = apprise_send) -> int:
                 continue
             channel.failures += 1
             channel.last_error = error[:1000]
-            if channel.failures >= DEAD_AFTER:
+            if channel.failures >= DEAD_AFTER or gone:
                 channel.dead_at = now
                 dead.add(channel_id)
             wait = RETRY_AFTER[min(notice.attempts - 1, len(RETRY_AFTER) - 1)]

@@ -8,6 +8,7 @@ import base64
 import html
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -58,14 +59,21 @@ def test_a_phone_subscribes_once_and_stops(
     [stored] = push_channels(app, "Sam")
     assert json.loads(stored.removeprefix(notify.WEBPUSH))["keys"] == first["keys"]
 
-    # The same phone again (a second press, a renewed key): the same channel, updated.
+    # The push service said the phone's subscription expired: the channel is dead...
+    book = app.state.journal.book("Home", "Sam")
+    with Session(book.engine) as session, session.begin():
+        row = session.get(schema.Channel, added.json()["id"])
+        assert row is not None
+        row.dead_at, row.failures, row.last_error = datetime.now(UTC), 1, "expired"
+    # ...the same phone again (a second press, a renewed key): the same channel, working.
     again = subscription()
     repeated = partner_client.post("/settings/push", json=again)
     assert repeated.status_code == 200 and repeated.json()["id"] == added.json()["id"]
     [stored] = push_channels(app, "Sam")
     assert json.loads(stored.removeprefix(notify.WEBPUSH))["keys"] == again["keys"]
-    listed = partner_client.get("/api/v1/channels").json()
-    assert [c["url"] for c in listed] == ["webpush:https://push.example.test/…"]
+    [listed] = partner_client.get("/api/v1/channels").json()
+    assert listed["url"] == "webpush:https://push.example.test/…"
+    assert listed["dead_at"] is None and listed["failures"] == 0 and listed["last_error"] == ""
     # Through the API's channel URL too, the same phone is one channel.
     api = partner_client.post("/api/v1/channels", json={"url": "webpush:" + json.dumps(again)})
     assert api.status_code == 201 and api.json()["id"] == added.json()["id"]
