@@ -221,3 +221,16 @@ def test_the_service_worker_shows_a_push_as_notify_sends_it(page: Any, server: s
             "data": {"url": "/live"},
         }
     ]
+
+
+def test_a_tapped_notice_brings_the_open_window_to_its_page(page: Any, server: str) -> None:
+    """What a tap on a notice does (``openPage``, which the service worker's
+    ``notificationclick`` calls with the notice's url): the open letdown window goes to
+    that page. A real tap cannot be made in headless Chromium, so the worker's function is
+    called directly, in the worker."""
+    ready(page)
+    page.reload()  # now under the service worker
+    assert page.evaluate("Boolean(navigator.serviceWorker.controller)")
+    [worker] = [w for w in page.context.service_workers if w.url == server + "/sw.js"]
+    worker.evaluate("openPage('/stash')")
+    page.wait_for_url(server + "/stash")

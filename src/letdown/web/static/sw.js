@@ -99,12 +99,12 @@ function openPage(path) {
       });
       const same = mine.find(function (client) { return client.url === target; });
       if (same) return same.focus();
-      if (mine.length && "navigate" in mine[0]) {
-        return mine[0].focus().then(function (client) {
-          return (client || mine[0]).navigate(target);
-        });
-      }
-      return self.clients.openWindow(target);
+      const open = mine.find(function (client) { return "navigate" in client; });
+      if (!open) return self.clients.openWindow(target);
+      // Focus is allowed only while a tap is handled; the page changes either way.
+      return open.focus().catch(function () { return open; }).then(function (client) {
+        return (client || open).navigate(target);
+      });
     });
 }
 
