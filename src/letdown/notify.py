@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import apprise
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from platformdirs import user_data_path
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 from sqlalchemy import select
@@ -87,6 +89,14 @@ def apprise_send(url: str, title: str, body: str, key: str = "") -> bool:
         if not sender.add(url):
             return False
         return bool(sender.notify(title=title, body=body))
+
+
+def keys_folder() -> Path:
+    """Where the Web Push keys live: ``LETDOWN_DATA_FOLDER``, else the user's data folder.
+    ``letdown serve`` and ``letdown notify`` must agree: a push signed with another key
+    than the one a phone subscribed with is refused by its push service."""
+    chosen = os.environ.get("LETDOWN_DATA_FOLDER")
+    return Path(chosen) if chosen else user_data_path("letdown", appauthor=False)
 
 
 def vapid_keys(folder: Path) -> tuple[Path, str]:

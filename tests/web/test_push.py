@@ -11,14 +11,16 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
-from letdown import notify
+from letdown import cli, notify
 from letdown.journal import schema
 from letdown.web.deps import CSRF_HEADER
 
@@ -154,3 +156,15 @@ def test_only_the_logged_in_member_with_the_pages_token_subscribes(
     assert f'<meta name="csrf-token" content="{token}">' in text
     assert "/static/push.js?v=" in text and "<script>" not in text
     assert "Notify this phone" in text and "docs/https.md" in text
+
+
+def test_the_cli_signs_with_the_key_the_phone_subscribed_with(
+    app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``letdown notify run`` (cron) and the app must share the keys, or every push
+    ``notify run`` sends is refused: both read ``LETDOWN_DATA_FOLDER``."""
+    page = html.unescape(client.get("/settings").text)
+    monkeypatch.setenv("LETDOWN_DATA_FOLDER", str(app.state.data_folder))
+    result = CliRunner().invoke(cli.app, ["notify", "vapid"])
+    assert result.exit_code == 0, result.output
+    assert f'data-key="{result.output.strip()}"' in page
