@@ -252,3 +252,11 @@ def test_a_phone_whose_subscription_expired_is_reported_at_once(
     assert view.dead_at is not None and view.failures == 1
     assert "no longer knows this phone (it answered 410)" in view.last_error
     assert 'press "Notify this phone" on it again' in view.last_error
+
+
+def test_the_web_push_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    made = [vapid_keys(tmp_path / "keys")[1] for _ in range(3)]
+    assert len(set(made)) == 1
+    path, _ = vapid_keys(tmp_path / "keys")
+    assert path.stat().st_mode & 0o077 == 0  # no one else on the machine may read it
+    assert [p.name for p in (tmp_path / "keys").iterdir()] == [path.name]  # no drafts left

@@ -17,6 +17,7 @@ import ipaddress
 import json
 import os
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -107,7 +108,17 @@ def vapid_keys(folder: Path) -> tuple[Path, str]:
         folder.mkdir(parents=True, exist_ok=True)
         made = Vapid()
         made.generate_keys()
-        made.save_key(str(path))
+        draft = folder / f".{VAPID_FILE}.{os.getpid()}.{threading.get_ident()}"
+        made.save_key(str(draft))
+        draft.chmod(0o600)  # the private key: its owner's only
+        try:
+            # The first key made wins: the app and a cron job starting together, or two
+            # first visits, never sign with a key phones did not subscribe with.
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     key = Vapid.from_file(str(path))
     raw = key.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     return path, base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
