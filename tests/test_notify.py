@@ -50,6 +50,8 @@ class Receiver:
         self.received: list[dict[str, Any]] = []
         self.pushed: list[tuple[dict[str, str], bytes]] = []
         self.failing = 0
+        self.gone = False
+        """Answer pushes as a push service does for a subscription that expired (410)."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,6 +60,8 @@ class Receiver:
                 if receiver.failing:
                     receiver.failing -= 1
                     self.send_response(500)
+                elif receiver.gone and self.headers.get("Content-Encoding") == "aes128gcm":
+                    self.send_response(410)
                 elif self.headers.get("Content-Encoding") == "aes128gcm":
                     headers = {key.lower(): value for key, value in self.headers.items()}
                     receiver.pushed.append((headers, body))
@@ -220,5 +224,39 @@ def test_a_web_push_reaches_the_endpoint_once_and_decrypts_to_the_flag(
     message = json.loads(plain)
     assert message["title"] == "letdown: fever with breast signs"
     assert "clinician" in message["body"]
+    # What the service worker (web/static/sw.js) reads: the tag replaces an older notice of
+    # the same flag on the phone, and a tap opens the dashboard, where the flag is.
+    assert message["tag"].startswith("flag:") and message["url"] == "/"
     _, public = vapid_keys(tmp_path / "keys")
     assert public == vapid_keys(tmp_path / "keys")[1]  # made once, then kept
+
+
+def test_a_phone_whose_subscription_expired_is_reported_at_once(
+    home: tuple[str, Book], receiver: Receiver, tmp_path: Path
+) -> None:
+    """The push service answers 410 Gone: no retries, the channel says why on its page."""
+    _, alex = home
+    raw = ec.generate_private_key(ec.SECP256R1()).public_key()
+    port = receiver.server.server_address[1]
+    subscription = {
+        "endpoint": f"http://127.0.0.1:{port}/push/old-phone",
+        "keys": {
+            "p256dh": _b64(raw.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)),
+            "auth": _b64(os.urandom(16)),
+        },
+    }
+    add_channel(alex, WEBPUSH + json.dumps(subscription), NOW)
+    receiver.gone = True
+    assert run_once(alex, NOW, sender(tmp_path / "keys"))[1] == 0
+    [view] = channels(alex)
+    assert view.dead_at is not None and view.failures == 1
+    assert "no longer knows this phone (it answered 410)" in view.last_error
+    assert 'press "Notify this phone" on it again' in view.last_error
+
+
+def test_the_web_push_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    made = [vapid_keys(tmp_path / "keys")[1] for _ in range(3)]
+    assert len(set(made)) == 1
+    path, _ = vapid_keys(tmp_path / "keys")
+    assert path.stat().st_mode & 0o077 == 0  # no one else on the machine may read it
+    assert [p.name for p in (tmp_path / "keys").iterdir()] == [path.name]  # no drafts left

@@ -13,7 +13,11 @@ apart from the pump and the journal's writes: a dead channel never blocks either
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
+import os
+import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,10 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import apprise
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from platformdirs import user_data_path
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 from sqlalchemy import select
@@ -45,11 +51,23 @@ DEAD_AFTER = 3
 REMIND_AHEAD = timedelta(minutes=10)
 """"Time to pump" goes out this long before the plan's next session."""
 
-Send = Callable[[str, str, str], bool]
-"""Send (url, title, body); True when the service took it."""
+Send = Callable[[str, str, str, str], bool]
+"""Send (url, title, body, key); True when the service took it. ``key`` is the notice's
+(``pump:…``, ``session:…``): Web Push uses it to replace an older notice of the same
+event on the phone and to open the page it is about."""
 
 WEBPUSH = "webpush:"
 """A Web Push channel's URL: this prefix and the browser's subscription as JSON."""
+MAX_CHANNEL_CHARS = 2000
+"""The longest channel URL kept (the settings form's limit too). A browser's subscription
+is a push service's address and two short keys: a few hundred characters."""
+P256DH_BYTES = 65
+"""An uncompressed P-256 public key (RFC 8291 section 3.1): the browser's key."""
+AUTH_BYTES = 16
+"""The browser's authentication secret (RFC 8291 section 3.2)."""
+PAGES = {"flag": "/", "bag": "/stash", "pump": "/live", "session": "/live"}
+"""The page a notice opens when tapped, by the first part of its key."""
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 VAPID_FILE = "vapid_private.pem"
 VAPID_CLAIMS = {"sub": "mailto:letdown@localhost"}
 """Web Push needs HTTPS (or localhost) for the page that subscribes; the push service
@@ -65,13 +83,21 @@ def _quiet_plugins() -> Iterator[None]:
         yield
 
 
-def apprise_send(url: str, title: str, body: str) -> bool:
-    """Send through Apprise."""
+def apprise_send(url: str, title: str, body: str, key: str = "") -> bool:
+    """Send through Apprise (the key is not shown)."""
     with _quiet_plugins():
         sender = apprise.Apprise()
         if not sender.add(url):
             return False
         return bool(sender.notify(title=title, body=body))
+
+
+def keys_folder() -> Path:
+    """Where the Web Push keys live: ``LETDOWN_DATA_FOLDER``, else the user's data folder.
+    ``letdown serve`` and ``letdown notify`` must agree: a push signed with another key
+    than the one a phone subscribed with is refused by its push service."""
+    chosen = os.environ.get("LETDOWN_DATA_FOLDER")
+    return Path(chosen) if chosen else user_data_path("letdown", appauthor=False)
 
 
 def vapid_keys(folder: Path) -> tuple[Path, str]:
@@ -82,33 +108,115 @@ def vapid_keys(folder: Path) -> tuple[Path, str]:
         folder.mkdir(parents=True, exist_ok=True)
         made = Vapid()
         made.generate_keys()
-        made.save_key(str(path))
+        draft = folder / f".{VAPID_FILE}.{os.getpid()}.{threading.get_ident()}"
+        made.save_key(str(draft))
+        draft.chmod(0o600)  # the private key: its owner's only
+        try:
+            # The first key made wins: the app and a cron job starting together, or two
+            # first visits, never sign with a key phones did not subscribe with.
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     key = Vapid.from_file(str(path))
     raw = key.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     return path, base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _key_bytes(text: str) -> int:
+    """How many bytes a URL-safe base64 key holds, or -1 when it is not one."""
+    bare = text.rstrip("=")
+    if not _BASE64URL.fullmatch(bare):
+        return -1
+    try:
+        return len(base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4)))
+    except ValueError:
+        return -1
+
+
+def check_subscription(found: object) -> dict[str, Any]:
+    """A browser's push subscription (``PushSubscription.toJSON()``) made sure of, or
+    ``InvalidEntryError`` saying what is wrong with it, in words a member can act on."""
+    if not isinstance(found, dict):
+        raise InvalidEntryError(
+            "the phone's subscription is not what a browser sends: open the settings again"
+        )
+    endpoint = found.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        raise InvalidEntryError("the phone's subscription has no push service address (endpoint)")
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if not host or not (parts.scheme == "https" or (parts.scheme == "http" and _loopback(host))):
+        raise InvalidEntryError(
+            f"the push service's address must start with https:// (this one is {_hidden(endpoint)})"
+        )
+    keys = found.get("keys")
+    if not isinstance(keys, dict):
+        raise InvalidEntryError("the phone's subscription has no keys (p256dh and auth)")
+    for name, size in (("p256dh", P256DH_BYTES), ("auth", AUTH_BYTES)):
+        value = keys.get(name)
+        if not isinstance(value, str) or _key_bytes(value) != size:
+            raise InvalidEntryError(
+                f"the phone's subscription has no usable {name} key "
+                f"({size} bytes in URL-safe base64 expected)"
+            )
+    kept = {"endpoint": endpoint, "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]}}
+    if len(web_push_url(kept)) > MAX_CHANNEL_CHARS:
+        raise InvalidEntryError(
+            f"the phone's subscription is too long: at most {MAX_CHANNEL_CHARS} characters"
+        )
+    return kept
+
+
+def web_push_url(subscription: dict[str, Any]) -> str:
+    """The channel URL that keeps a subscription: ``webpush:`` and its JSON."""
+    return WEBPUSH + json.dumps(subscription, separators=(",", ":"))
+
+
 def _subscription(url: str) -> dict[str, Any] | None:
     try:
-        found = json.loads(url.removeprefix(WEBPUSH))
-    except ValueError:
+        return check_subscription(json.loads(url.removeprefix(WEBPUSH)))
+    except (ValueError, InvalidEntryError):
         return None
-    keys = found.get("keys") if isinstance(found, dict) else None
-    if not isinstance(found, dict) or not isinstance(keys, dict):
-        return None
-    if not str(found.get("endpoint", "")).startswith(("https://", "http://")):
-        return None
-    if not isinstance(keys.get("p256dh"), str) or not isinstance(keys.get("auth"), str):
-        return None
-    return found
+
+
+def push_message(title: str, body: str, key: str) -> dict[str, str]:
+    """What a Web Push carries (JSON, encrypted to the phone): what the service worker
+    (``web/static/sw.js``) shows, the tag that replaces an older notice of the same
+    event, and the page a tap opens."""
+    return {
+        "title": title,
+        "body": body,
+        "tag": key,
+        "url": PAGES.get(key.split(":", 1)[0], "/"),
+    }
+
+
+class ChannelGoneError(Exception):
+    """The service says the address is no more: a Web Push subscription that expired or
+    was withdrawn (404 or 410, RFC 8030 section 7.3). Its channel is reported dead at
+    once: trying again cannot help."""
+
+
+GONE_STATUSES = (404, 410)
 
 
 def sender(vapid_folder: Path) -> Send:
     """Send through Web Push for ``webpush:`` channels, Apprise for the rest."""
 
-    def send(url: str, title: str, body: str) -> bool:
+    def send(url: str, title: str, body: str, key: str = "") -> bool:
         if not url.startswith(WEBPUSH):
-            return apprise_send(url, title, body)
+            return apprise_send(url, title, body, key)
         subscription = _subscription(url)
         if subscription is None:
             return False
@@ -116,13 +224,20 @@ def sender(vapid_folder: Path) -> Send:
         try:
             webpush(
                 subscription,
-                json.dumps({"title": title, "body": body}),
+                json.dumps(push_message(title, body, key)),
                 vapid_private_key=str(key_path),
                 vapid_claims=dict(VAPID_CLAIMS),
                 timeout=10.0,
                 ttl=3600,
             )
-        except WebPushException:
+        except WebPushException as exc:
+            answered = getattr(exc.response, "status_code", None)
+            if answered in GONE_STATUSES:
+                raise ChannelGoneError(
+                    f"the push service no longer knows this phone (it answered {answered}): "
+                    'its notifications were turned off or expired; press "Notify this '
+                    'phone" on it again'
+                ) from None
             return False
         return True
 
@@ -260,7 +375,7 @@ def deliver(engine: Engine, now: datetime, send: Send = apprise_send) -> int:
     """
     with Session(db.reading(engine)) as session:
         due = [
-            (notice.id, channel.id, channel.url, notice.title, notice.body)
+            (notice.id, channel.id, channel.url, notice.title, notice.body, notice.key)
             for notice, channel, member, zone in session.execute(
                 select(schema.Notice, schema.Channel, schema.Member, schema.Household.time_zone)
                 .join(schema.Channel, schema.Channel.id == schema.Notice.channel_id)
@@ -275,12 +390,15 @@ def deliver(engine: Engine, now: datetime, send: Send = apprise_send) -> int:
         ]
     sent = 0
     dead: set[int] = set()
-    for notice_id, channel_id, url, title, body in due:
+    for notice_id, channel_id, url, title, body, key in due:
         if channel_id in dead:
             continue
+        gone = False
         try:
-            ok = send(url, title, body)
+            ok = send(url, title, body, key)
             error = "" if ok else "the service refused or did not answer"
+        except ChannelGoneError as exc:
+            ok, error, gone = False, str(exc), True
         except Exception as exc:  # a channel's failure is reported, never raised
             ok, error = False, f"{type(exc).__name__}: {exc}"
         with Session(engine) as session, session.begin():
@@ -296,7 +414,7 @@ def deliver(engine: Engine, now: datetime, send: Send = apprise_send) -> int:
                 continue
             channel.failures += 1
             channel.last_error = error[:1000]
-            if channel.failures >= DEAD_AFTER:
+            if channel.failures >= DEAD_AFTER or gone:
                 channel.dead_at = now
                 dead.add(channel_id)
             wait = RETRY_AFTER[min(notice.attempts - 1, len(RETRY_AFTER) - 1)]
@@ -346,12 +464,18 @@ def _hidden(url: str) -> str:
 
 
 def add_channel(book: Book, url: str, now: datetime) -> ChannelView:
-    """A new channel for the book's member; an URL Apprise cannot read is refused."""
+    """A new channel for the book's member; an URL Apprise cannot read is refused. A Web
+    Push subscription goes through ``add_push``: one channel per phone."""
     if url.startswith(WEBPUSH):
-        known = _subscription(url) is not None
-    else:
-        with _quiet_plugins():
-            known = apprise.Apprise().add(url)
+        try:
+            found = json.loads(url.removeprefix(WEBPUSH))
+        except ValueError:
+            raise InvalidEntryError(
+                "a webpush: channel is the browser's subscription as JSON after webpush:"
+            ) from None
+        return add_push(book, found, now)[0]
+    with _quiet_plugins():
+        known = apprise.Apprise().add(url)
     if not known:
         raise InvalidEntryError(f"{_hidden(url)} is not a notification URL Apprise knows")
     with Session(book.engine) as session, session.begin():
@@ -359,6 +483,52 @@ def add_channel(book: Book, url: str, now: datetime) -> ChannelView:
         session.add(row)
         session.flush()
         return ChannelView(row.id, book.member.name, _hidden(url), 0, None, "")
+
+
+def _push_row(book: Book, session: Session, endpoint: str) -> schema.Channel | None:
+    """The book's member's Web Push channel to ``endpoint`` (one phone's browser)."""
+    for row in session.scalars(
+        select(schema.Channel)
+        .filter_by(member_id=book.member.id)
+        .where(schema.Channel.url.startswith(WEBPUSH))
+    ):
+        found = _subscription(row.url)
+        if found is not None and found["endpoint"] == endpoint:
+            return row
+    return None
+
+
+def add_push(book: Book, found: object, now: datetime) -> tuple[ChannelView, bool]:
+    """Keep a phone's push subscription as the book's member's ``webpush:`` channel;
+    (the channel, whether it is new). The same phone again (its push service address)
+    updates its channel, and a dead one is tried again: never a second channel."""
+    subscription = check_subscription(found)
+    url = web_push_url(subscription)
+    with Session(book.engine) as session, session.begin():
+        row = _push_row(book, session, subscription["endpoint"])
+        created = row is None
+        if row is None:
+            row = schema.Channel(member_id=book.member.id, url=url, created_at=now)
+            session.add(row)
+        else:
+            row.url, row.failures, row.dead_at, row.last_error = url, 0, None, ""
+        session.flush()
+        return ChannelView(row.id, book.member.name, _hidden(url), 0, None, ""), created
+
+
+def push_channel(book: Book, endpoint: str) -> int | None:
+    """The id of the book's member's channel to this phone's push address, if any."""
+    with Session(book.engine) as session:
+        row = _push_row(book, session, endpoint)
+        return None if row is None else row.id
+
+
+def remove_push(book: Book, endpoint: str) -> None:
+    """Stop notifying one phone of the book's member (another's: ``NotFoundError``)."""
+    channel_id = push_channel(book, endpoint)
+    if channel_id is None:
+        raise NotFoundError(f"this phone is not one of {book.member.name}'s channels")
+    remove_channel(book, channel_id)
 
 
 def remove_channel(book: Book, channel_id: int) -> None:

@@ -38,7 +38,11 @@ def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(db=f"sqlite:///{tmp_path / 'letdown.sqlite'}", sim_speed=SIM_SPEED)
+    return Settings(
+        db=f"sqlite:///{tmp_path / 'letdown.sqlite'}",
+        sim_speed=SIM_SPEED,
+        data_folder=tmp_path / "data",  # the Web Push keys: never the user's own
+    )
 
 
 @pytest.fixture

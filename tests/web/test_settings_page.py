@@ -82,7 +82,7 @@ def test_a_dead_channel_is_reported_with_why(app: FastAPI, client: TestClient) -
     event = notify.Event("test:1", "letdown: a test", "a test", private=False)
     notify.queue(book, [event], now)
 
-    def refused(url: str, title: str, body: str) -> bool:
+    def refused(url: str, title: str, body: str, key: str) -> bool:
         raise ConnectionRefusedError("connection refused by 127.0.0.1:9")
 
     for minutes in range(0, 30, 6):

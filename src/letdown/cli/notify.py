@@ -79,12 +79,10 @@ def notify_run(
 
     Run it from cron or a timer, every minute or so.
     """
-    from platformdirs import user_data_path
-
-    from letdown.notify import run_once, sender
+    from letdown.notify import keys_folder, run_once, sender
 
     with _open_desk(db_url, household, as_member) as desk:
-        send = sender(user_data_path("letdown", appauthor=False))
+        send = sender(keys_folder())
         queued, sent = run_once(desk.book, desk.now, send)
         _say(f"{queued} queued, {sent} sent")
 
@@ -95,9 +93,7 @@ def notify_vapid() -> None:
 
     Web Push needs the app served over HTTPS, or on localhost.
     """
-    from platformdirs import user_data_path
+    from letdown.notify import keys_folder, vapid_keys
 
-    from letdown.notify import vapid_keys
-
-    _, public = vapid_keys(user_data_path("letdown", appauthor=False))
+    _, public = vapid_keys(keys_folder())
     _say(public)

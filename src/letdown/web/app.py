@@ -13,12 +13,12 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from platformdirs import user_data_path
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from letdown import __version__
+from letdown import notify as notify_module
 from letdown.errors import InvalidEntryError, LetdownError, NotFoundError
 from letdown.journal import Accounts, Journal, NotAllowedError
 from letdown.journal.records import FieldValueError, describe_error
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
             )
             bridge.start()
         app.state.mqtt = bridge
-        notices = Notices.for_app(opened, user_data_path("letdown", appauthor=False))
+        notices = Notices.for_app(opened, app.state.data_folder)
         app.state.notices = notices
         app.state.hub.listeners.append(notices.on_state)
         notices.start()
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, journal: Journal | None = No
         openapi_url=None,
     )
     app.state.settings = settings
+    app.state.data_folder = settings.data_folder or notify_module.keys_folder()
     app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
     app.state.sockets = SocketRegistry()
     app.state.tickets = Tickets()

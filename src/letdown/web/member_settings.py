@@ -2,18 +2,25 @@
 nursing parent) who sees what is theirs.
 
 Plain forms (the session's CSRF token in each, no JavaScript); the same as the API's
-``/channels`` and ``/household/members/{name}/private`` and ``letdown notify``.
+``/channels`` and ``/household/members/{name}/private`` and ``letdown notify``. The one
+exception is "Notify this phone" (``static/push.js``): subscribing to Web Push needs the
+browser's script, so it posts the phone's subscription as JSON to ``/settings/push``
+(the CSRF token in the ``X-CSRF-Token`` header), where it becomes the member's
+``webpush:`` channel: one per phone.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from pathlib import Path as FolderPath
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Path, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from letdown import notify
-from letdown.errors import LetdownError
+from letdown.errors import InvalidEntryError, LetdownError
 from letdown.journal import Book, Role
 from letdown.journal.accounts import Identity
 from letdown.journal.records import now_utc
@@ -50,7 +57,18 @@ def _settings(
         others=others,
         error=error,
         url=url,
+        vapid_key=_vapid_public_key(request),
     )
+
+
+def _vapid_public_key(request: Request) -> str:
+    """The Web Push public key a phone subscribes with (the keys are made at first use)."""
+    known: str | None = getattr(request.app.state, "vapid_public_key", None)
+    if known is None:
+        folder: FolderPath = request.app.state.data_folder
+        known = notify.vapid_keys(folder)[1]
+        request.app.state.vapid_public_key = known
+    return known
 
 
 @router.get(HERE, response_class=HTMLResponse)
@@ -114,6 +132,54 @@ def choose(
     member = book.choose(name, sees == "yes")
     said = "now sees" if member.sees_private else "no longer sees"
     return done(HERE, f"{member.name} {said} your symptoms, care, pain and red flags.", settings)
+
+
+async def _posted_json(request: Request) -> Any:
+    """The posted JSON, or ``InvalidEntryError`` in words a member can act on."""
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        raise InvalidEntryError(
+            "the phone's subscription did not arrive as JSON: reload the page and try again"
+        ) from None
+
+
+def _endpoint(found: Any) -> str:
+    endpoint = found.get("endpoint") if isinstance(found, dict) else None
+    if not isinstance(endpoint, str) or not endpoint:
+        raise InvalidEntryError("say which phone: its push service address (endpoint)")
+    if len(endpoint) > notify.MAX_CHANNEL_CHARS:
+        raise InvalidEntryError("that is not a push service address: it is far too long")
+    return endpoint
+
+
+@router.post(f"{HERE}/push")
+async def notify_this_phone(request: Request, who: IdentityDep, book: BookDep) -> Response:
+    """Keep this phone's push subscription (``PushSubscription.toJSON()``) as the member's
+    ``webpush:`` channel: 201 when new, 200 when this phone had one already."""
+    found = await _posted_json(request)
+    # The journal is written on a worker thread: a write may wait, the event loop never.
+    added, created = await run_in_threadpool(notify.add_push, book, found, now_utc())
+    return JSONResponse(
+        {"id": added.id, "url": added.url, "on": True},
+        status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+@router.post(f"{HERE}/push/state")
+async def phone_state(request: Request, who: IdentityDep, book: BookDep) -> Response:
+    """Whether this phone (by its push address) is one of the member's channels."""
+    endpoint = _endpoint(await _posted_json(request))
+    channel_id = await run_in_threadpool(notify.push_channel, book, endpoint)
+    return JSONResponse({"id": channel_id, "on": channel_id is not None})
+
+
+@router.post(f"{HERE}/push/remove")
+async def stop_notifying_this_phone(request: Request, who: IdentityDep, book: BookDep) -> Response:
+    """Remove the member's channel to this phone (a phone that is not theirs: 404)."""
+    endpoint = _endpoint(await _posted_json(request))
+    await run_in_threadpool(notify.remove_push, book, endpoint)
+    return JSONResponse({"on": False})
 
 
 __all__ = ["router"]

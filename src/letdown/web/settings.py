@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -60,3 +62,7 @@ class Settings(BaseSettings):
         default=None, description="the member Home Assistant's buttons act as (their role)"
     )
     mqtt_prefix: str = Field(default="homeassistant", description="Home Assistant's prefix")
+    data_folder: Path | None = Field(
+        default=None,
+        description="where the Web Push (VAPID) keys are kept (default: the user's data folder)",
+    )

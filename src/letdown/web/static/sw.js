@@ -4,6 +4,8 @@
 // - Files under /static/: kept by their versioned address, so a new letdown refreshes them.
 // - A quick-log form that cannot reach the server goes to the outbox (outbox.js); the page
 //   then opens from its kept copy and sends it when the phone is back online.
+// - A Web Push from letdown (notify.py's push_message: title, body, tag, url) is shown as
+//   a notification; tapping it brings an open letdown window to that page, or opens one.
 "use strict";
 
 const VERSION = "__VERSION__";
@@ -17,6 +19,7 @@ const PRECACHE = [
   "/static/outbox.js?v=" + VERSION,
   "/static/live.css?v=" + VERSION,
   "/static/live.js?v=" + VERSION,
+  "/static/push.js?v=" + VERSION,
   "/manifest.webmanifest",
   "/icons/icon-192.png",
 ];
@@ -45,6 +48,65 @@ self.addEventListener("message", function (event) {
   // Logging out: the pages kept on this phone go too.
   if (event.data === "forget-pages") event.waitUntil(caches.delete(PAGES));
 });
+
+self.addEventListener("push", function (event) {
+  event.waitUntil(showPush(event.data));
+});
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  event.waitUntil(openPage((event.notification.data || {}).url));
+});
+
+// What a push says, as a notification; a push that is not letdown's JSON still shows,
+// as plain text, since a phone must show something for every push it receives.
+function pushNotice(data) {
+  let message = {};
+  if (data) {
+    try {
+      message = data.json();
+    } catch (e) {
+      message = { body: data.text() };
+    }
+  }
+  if (!message || typeof message !== "object") message = { body: String(message) };
+  const url = typeof message.url === "string" && message.url.startsWith("/") &&
+    !message.url.startsWith("//") ? message.url : "/";
+  return {
+    title: typeof message.title === "string" && message.title ? message.title : "letdown",
+    options: {
+      body: typeof message.body === "string" ? message.body : "",
+      tag: typeof message.tag === "string" && message.tag ? message.tag : undefined,
+      renotify: Boolean(message.tag),
+      icon: "/icons/icon-192.png",
+      badge: "/icons/icon-192.png",
+      data: { url: url },
+    },
+  };
+}
+
+function showPush(data) {
+  const notice = pushNotice(data);
+  return self.registration.showNotification(notice.title, notice.options);
+}
+
+function openPage(path) {
+  const target = new URL(path || "/", self.location.origin).href;
+  return self.clients.matchAll({ type: "window", includeUncontrolled: true })
+    .then(function (windows) {
+      const mine = windows.filter(function (client) {
+        return new URL(client.url).origin === self.location.origin;
+      });
+      const same = mine.find(function (client) { return client.url === target; });
+      if (same) return same.focus();
+      const open = mine.find(function (client) { return "navigate" in client; });
+      if (!open) return self.clients.openWindow(target);
+      // Focus is allowed only while a tap is handled; the page changes either way.
+      return open.focus().catch(function () { return open; }).then(function (client) {
+        return (client || open).navigate(target);
+      });
+    });
+}
 
 self.addEventListener("fetch", function (event) {
   const request = event.request;
