@@ -16,17 +16,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from tests.web.test_browser import REQUIRE_BROWSER, browser, page, server, shoot, shots
+from tests.web.axe import axe_violations
+from tests.web.test_browser import browser, page, server, shoot, shots
 from tests.web.test_push import b64
 
 from letdown import notify
 
 __all__ = ["browser", "page", "server", "shots"]  # the fixtures this module uses
 
-AXE = Path(__file__).parents[2] / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = "http://127.0.0.1:9/push/sams-phone"
 """Port 9 (discard), on loopback: the server keeps it, nothing is ever delivered there."""
 KEYS = {
@@ -78,21 +77,6 @@ def stub_push(page: Any, answer: str, endpoint: str = PHONE) -> None:
         STUB
         % {"answer": json.dumps(answer), "endpoint": json.dumps(endpoint), "keys": json.dumps(KEYS)}
     )
-
-
-def axe_violations(page: Any) -> list[str]:
-    """What axe-core finds wrong on the page (WCAG 2.1 A and AA)."""
-    if not AXE.exists():
-        if REQUIRE_BROWSER or os.environ.get("CI"):
-            pytest.fail(f"{AXE} is missing: npm ci in tools/axe", pytrace=False)
-        pytest.skip("axe-core is not installed (npm ci in tools/axe)")
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.evaluate(AXE.read_text(encoding="utf-8"))
-    found: list[dict[str, Any]] = page.evaluate(
-        """() => axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})
-              .then(r => r.violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.html)})))"""
-    )
-    return [f"{v['id']}: {v['nodes']}" for v in found]
 
 
 def phone_channels(page: Any) -> list[str]:

@@ -1,0 +1,214 @@
+"""Every page a member can open, checked by axe-core (WCAG 2.1 A and AA) in Chromium.
+
+One server for the module, on a journal that is empty when it starts (so the setup page
+is there to read) and then holds the demo household: Alex the nursing parent, Sam the
+partner and Jo, a viewer. Each page is visited as each of them, in the dark theme (the
+default) and the light one (the ``letdown_theme`` cookie), with every ``<details>`` opened
+so that the forms folded inside are checked too. A failure names the page, the login, the
+theme and each rule broken with the elements that break it. Skips like ``test_browser``
+without Chromium, Playwright or axe-core.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from tests.web.axe import axe_violations
+from tests.web.test_browser import PHONE, SERVER_START_TIMEOUT_S, WAIT_MS, _free_port, browser
+
+from letdown.journal import Accounts, Journal, Role
+from letdown.web import Settings, create_app
+from letdown.web.demo import DEMO_PASSWORD, GRANDPARENT, PARENT, PARTNER, ensure_demo_household
+
+__all__ = ["browser"]  # the fixture this module uses
+
+LOGINS = {"parent": PARENT.login, "partner": PARTNER.login, "viewer": GRANDPARENT.login}
+THEMES = ("dark", "light")
+MEMBER_PAGES = {
+    "dashboard": "/",
+    "live": "/live",
+    "log": "/journal",
+    "stash": "/stash",
+    "history": "/history",
+    "entry": "",  # the newest entry's page, found from the history
+    "charts": "/charts",
+    "account": "/account",
+    "settings": "/settings",
+    "api-docs": "/docs",
+}
+OPEN_DETAILS = "document.querySelectorAll('details').forEach(d => { d.open = true; })"
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    setup_html: dict[str, str]
+    """The setup page as an empty journal served it, in each theme."""
+    invite: str
+
+
+def _get(url: str, theme: str) -> str:
+    request = urllib.request.Request(url, headers={"Cookie": f"letdown_theme={theme}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        text: str = answer.read().decode()
+        return text
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    import uvicorn
+
+    folder = tmp_path_factory.mktemp("accessibility")
+    url = f"sqlite:///{folder / 'journal.sqlite'}"
+    app = create_app(Settings(db=url, sim_speed=30.0, data_folder=folder / "data"))
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uvicorn_server = uvicorn.Server(config)
+    thread = threading.Thread(target=uvicorn_server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not uvicorn_server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the server did not start", pytrace=False)
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        setup_html = {theme: _get(f"{base}/setup", theme) for theme in THEMES}
+        with Journal.open(url) as journal:
+            ensure_demo_household(journal, days=7)
+            accounts = Accounts(journal.engine)
+            alex = accounts.authenticate(PARENT.login, DEMO_PASSWORD)
+            assert alex is not None
+            invite = accounts.create_invite(alex, Role.PARTNER)
+        yield Site(base, setup_html, invite)
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def tabs(browser: Any, site: Site) -> Iterator[dict[str, Any]]:
+    """A phone-sized tab for a visitor and one logged in as each member."""
+    made: dict[str, Any] = {}
+    for who in ("visitor", *LOGINS):
+        context = browser.new_context(viewport=PHONE, is_mobile=True, base_url=site.url)
+        context.set_default_timeout(WAIT_MS)
+        tab = context.new_page()
+        if who in LOGINS:
+            tab.goto("/login")
+            tab.fill("input[name=login]", LOGINS[who])
+            tab.fill("input[name=password]", DEMO_PASSWORD)
+            tab.click("button:has-text('Log in')")
+            tab.wait_for_url(f"{site.url}/")
+        made[who] = tab
+    try:
+        yield made
+    finally:
+        for tab in made.values():
+            tab.context.close()
+
+
+def _theme(tab: Any, site: Site, theme: str) -> None:
+    tab.context.add_cookies([{"name": "letdown_theme", "value": theme, "url": site.url}])
+
+
+def _check(tab: Any, where: str) -> None:
+    tab.evaluate(OPEN_DETAILS)
+    title = tab.title()
+    assert title.endswith("· letdown") and "<" not in title, f"{where}: title {title[:80]!r}"
+    found = axe_violations(tab)
+    assert not found, f"{where}:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("who", list(LOGINS))
+@pytest.mark.parametrize("name", list(MEMBER_PAGES))
+def test_member_pages_have_no_axe_violations(
+    tabs: dict[str, Any], site: Site, name: str, who: str, theme: str
+) -> None:
+    tab = tabs[who]
+    _theme(tab, site, theme)
+    path = MEMBER_PAGES[name]
+    if not path:
+        tab.goto("/history")
+        path = tab.locator("a[href^='/history/']").first.get_attribute("href")
+    answer = tab.goto(path)
+    assert answer is not None and answer.ok, f"{path}: {answer and answer.status}"
+    assert tab.locator("html").get_attribute("data-theme") == theme
+    _check(tab, f"{path} as the {who}, {theme} theme")
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("name", ["login", "setup", "invite", "offline"])
+def test_visitor_pages_have_no_axe_violations(
+    tabs: dict[str, Any], site: Site, name: str, theme: str
+) -> None:
+    tab = tabs["visitor"]
+    _theme(tab, site, theme)
+    if name == "setup":  # the household exists now: serve the page the empty journal gave
+        html = site.setup_html[theme]
+        tab.route(
+            f"{site.url}/setup", lambda route: route.fulfill(body=html, content_type="text/html")
+        )
+        path = "/setup"
+    else:
+        path = {
+            "login": "/login",
+            "invite": f"/invite/{site.invite}",
+            "offline": "/static/offline.html",
+        }[name]
+    answer = tab.goto(path)
+    assert answer is not None and answer.ok, f"{path}: {answer and answer.status}"
+    if name == "offline":  # a static page, always dark: the theme cookie is not read
+        assert tab.locator("html").get_attribute("data-theme") == "dark"
+    else:
+        assert tab.locator("html").get_attribute("data-theme") == theme
+    _check(tab, f"{name} page for a visitor, {theme} theme")
+    tab.unroute_all()
+
+
+POST_AS_A_VIEWER = """() => {
+  const form = document.createElement('form');
+  form.method = 'post';
+  form.action = '/journal/pump';
+  const csrf = document.createElement('input');
+  csrf.type = 'hidden';
+  csrf.name = 'csrf';
+  csrf.value = document.querySelector('meta[name=csrf-token]').content;
+  form.append(csrf);
+  document.body.append(form);
+  form.submit();
+}"""
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("state", ["form-mistakes", "refused"])
+def test_pages_after_a_post_have_no_axe_violations(
+    tabs: dict[str, Any], site: Site, state: str, theme: str
+) -> None:
+    """The log with a form's mistakes beside its fields; the page refusing a viewer's post."""
+    if state == "form-mistakes":
+        tab = tabs["parent"]
+        _theme(tab, site, theme)
+        tab.goto("/journal?add=pump")
+        with tab.expect_navigation() as sent:
+            tab.locator("#pump form").evaluate(
+                "f => { f.querySelector('[name=minutes]').value = 'soon'; f.submit(); }"
+            )
+        assert sent.value is not None and sent.value.status == 422
+        assert tab.locator("#pump [aria-invalid=true]").count() >= 1
+    else:
+        tab = tabs["viewer"]
+        _theme(tab, site, theme)
+        tab.goto("/stash")
+        with tab.expect_navigation() as sent:
+            tab.evaluate(POST_AS_A_VIEWER)
+        assert sent.value is not None and sent.value.status == 403
+        assert "Not for this account" in tab.title()
+    _check(tab, f"{state}, {theme} theme")
