@@ -212,3 +212,27 @@ def test_pages_after_a_post_have_no_axe_violations(
         assert sent.value is not None and sent.value.status == 403
         assert "Not for this account" in tab.title()
     _check(tab, f"{state}, {theme} theme")
+
+
+def test_the_live_page_while_pumping_has_no_axe_violations(
+    tabs: dict[str, Any], site: Site
+) -> None:
+    """The controls are enabled only while a session runs, then the saved session shows."""
+    tab = tabs["parent"]
+    _theme(tab, site, "dark")
+    tab.goto("/live")
+    tab.click("#start")
+    tab.wait_for_function("() => document.querySelector('#phase').textContent === 'Expressing'")
+    assert tab.locator("#too-much-left").is_enabled()
+    _check(tab, "/live while pumping, dark theme")
+    _theme(tab, site, "light")
+    tab.reload()
+    tab.wait_for_function("() => !document.querySelector('#too-much-left').disabled")
+    _check(tab, "/live while pumping, light theme")
+    tab.click("#stop")
+    tab.locator("#saved").wait_for(state="visible")
+    _check(tab, "/live once the session is saved, light theme")
+    _theme(tab, site, "dark")
+    tab.reload()
+    tab.locator("#saved").wait_for(state="visible")
+    _check(tab, "/live once the session is saved, dark theme")
