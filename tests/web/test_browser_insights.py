@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from tests.web.axe import axe_violations
 from tests.web.test_browser import (
     PHONE,
     SERVER_START_TIMEOUT_S,
@@ -110,6 +111,7 @@ def test_a_fever_red_flag_shows_to_the_parent_and_not_to_a_viewer(
     text = flag.inner_text()
     assert "See a clinician today" in text and "38.9" in text and "ABM" in text
     assert "Refills about" in parent.content()
+    assert axe_violations(parent) == []  # the red flag's markup too
     parent.context.close()
     for login in ("gran", "sam"):
         other = _dashboard(browser, server, login)
