@@ -3,11 +3,11 @@
 One server for the module, on a journal that is empty when it starts (the setup page is
 read then, and served again to the browser later) and then holds a week of the demo
 household, Alex the nursing parent, Sam the partner and Jo, a viewer, with a salve and a
-fever (a red flag on Alex's dashboard) added. Each page is visited as each of them, in the dark theme (the
-default) and the light one (the ``letdown_theme`` cookie), with every ``<details>`` opened
-so that the forms folded inside are checked too. A failure names the page, the login, the
-theme and each rule broken with the elements that break it. Skips like ``test_browser``
-without Chromium, Playwright or axe-core.
+fever (a red flag on Alex's dashboard) added. Each page is visited as each of them, in
+the dark theme (the default) and the light one (the ``letdown_theme`` cookie), with every
+``<details>`` opened so that the forms folded inside are checked too. A failure names the
+page, the login, the theme and each rule broken with the elements that break it. Skips
+like ``test_browser`` without Chromium, Playwright or axe-core.
 """
 
 from __future__ import annotations
