@@ -12,8 +12,6 @@ like ``test_browser`` without Chromium, Playwright or axe-core.
 
 from __future__ import annotations
 
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from typing import Any
 
 import pytest
 from tests.web.axe import axe_violations
-from tests.web.test_browser import PHONE, SERVER_START_TIMEOUT_S, WAIT_MS, _free_port, browser
+from tests.web.test_browser import PHONE, WAIT_MS, browser, log_in, served
 
 from letdown.journal import Accounts, Journal, Role
 from letdown.journal.records import Care, Symptom, now_utc, validate
@@ -86,23 +84,10 @@ def _get(url: str, theme: str) -> str:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import uvicorn
-
     folder = tmp_path_factory.mktemp("accessibility")
     url = f"sqlite:///{folder / 'journal.sqlite'}"
     app = create_app(Settings(db=url, sim_speed=30.0, data_folder=folder / "data"))
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not uvicorn_server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the server did not start", pytrace=False)
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with served(app) as base:
         setup_html = {theme: _get(f"{base}/setup", theme) for theme in THEMES}
         with Journal.open(url) as journal:
             ensure_demo_household(journal, days=7)
@@ -124,9 +109,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             assert alex is not None
             invite = accounts.create_invite(alex, Role.PARTNER)
         yield Site(base, setup_html, invite)
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +120,7 @@ def tabs(browser: Any, site: Site) -> Iterator[dict[str, Any]]:
         context.set_default_timeout(WAIT_MS)
         tab = context.new_page()
         if who in LOGINS:
-            tab.goto("/login")
-            tab.fill("input[name=login]", LOGINS[who])
-            tab.fill("input[name=password]", DEMO_PASSWORD)
-            tab.click("button:has-text('Log in')")
-            tab.wait_for_url(f"{site.url}/")
+            log_in(tab, site.url, LOGINS[who], DEMO_PASSWORD)
         made[who] = tab
     try:
         yield made

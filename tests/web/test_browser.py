@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,18 +63,11 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app on a real server in a thread; yields its base address."""
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """``app`` on a real Uvicorn server in a thread, on a free port: yields its address."""
     import uvicorn
 
-    folder = tmp_path_factory.mktemp("browser")
-    settings = Settings(
-        db=f"sqlite:///{folder / 'journal.sqlite'}", sim_speed=30.0, data_folder=folder / "data"
-    )
-    app = create_app(settings)
-    if not any(getattr(route, "path", None) == "/live" for route in app.routes):
-        app.include_router(pump_routes.pages_router)  # until create_app mounts the live page
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     uvicorn_server = uvicorn.Server(config)
@@ -89,6 +83,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         uvicorn_server.should_exit = True
         thread.join(timeout=10)
+
+
+def log_in(tab: Any, base: str, login: str, password: str = PASSWORD) -> None:
+    """Log ``tab`` in through the login page and wait for the dashboard."""
+    tab.goto("/login")
+    tab.fill("input[name=login]", login)
+    tab.fill("input[name=password]", password)
+    tab.click("button:has-text('Log in')")
+    tab.wait_for_url(f"{base}/")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on a real server in a thread; yields its base address."""
+    folder = tmp_path_factory.mktemp("browser")
+    settings = Settings(
+        db=f"sqlite:///{folder / 'journal.sqlite'}", sim_speed=30.0, data_folder=folder / "data"
+    )
+    app = create_app(settings)
+    if not any(getattr(route, "path", None) == "/live" for route in app.routes):
+        app.include_router(pump_routes.pages_router)  # until create_app mounts the live page
+    with served(app) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ both see the estimates. Skips like ``test_browser`` without Chromium or Playwrig
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -18,10 +16,10 @@ import pytest
 from tests.web.axe import axe_violations
 from tests.web.test_browser import (
     PHONE,
-    SERVER_START_TIMEOUT_S,
     WAIT_MS,
-    _free_port,
     browser,  # noqa: F401 (the fixture)
+    log_in,
+    served,
 )
 
 from letdown.journal import Accounts, HouseholdInfo, Journal, MemberInfo, PumpSession, Role
@@ -33,8 +31,6 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
     url = f"sqlite:///{tmp_path_factory.mktemp('insights') / 'journal.sqlite'}"
     now = now_utc()
     with Journal.open(url) as journal:
@@ -72,32 +68,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         accounts.add_login(gran.id, "gran", PASSWORD)
         accounts.add_login(sam.id, "sam", PASSWORD)
     app = create_app(Settings(db=url, sim_speed=30.0))
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not uvicorn_server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the server did not start", pytrace=False)
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=10)
+    with served(app) as base:
+        yield base
 
 
 def _dashboard(chromium: Any, server: str, login: str) -> Any:
     context = chromium.new_context(viewport=PHONE, is_mobile=True, base_url=server)
     context.set_default_timeout(WAIT_MS)
     tab = context.new_page()
-    tab.goto("/login")
-    tab.fill("input[name=login]", login)
-    tab.fill("input[name=password]", PASSWORD)
-    tab.click("button:has-text('Log in')")
-    tab.wait_for_url(f"{server}/")
+    log_in(tab, server, login, PASSWORD)
     return tab
 
 
