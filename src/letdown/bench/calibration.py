@@ -26,7 +26,7 @@ from letdown.pump.comfort import find_limits
 from letdown.pump.program import CLASSIC_47, THREE_PHASE, TWO_PHASE, Program
 from letdown.pump.runner import run_program
 from letdown.twin.cohort import Cohort, ParentSpec
-from letdown.twin.model import Twin
+from letdown.twin.model import PneumaticsSpec, Twin
 from letdown.twin.sources import (
     GARDNER_2015_DURATION,
     KENT_2006_RIGHT,
@@ -115,7 +115,7 @@ STUDY_WINDOW_S = 15.0
 """The flow curve a study reads after the session: the slope of the scales' volume over a
 centred 15 s window (the studies drew flow from a balance and read the whole curve
 afterwards, Prime et al. 2009; a real-time detector has only the past, ours 5 s of it)."""
-SCALE_NOISE_ML = 0.5
+SCALE_NOISE_ML = PneumaticsSpec().volume_noise_ml
 """The bottle scales' noise (TWIN_MD_SENSORS: about 0.5 mL), which sets how small a rise
 shows."""
 RISE_NOISE_SDS = 7.0
