@@ -61,7 +61,8 @@ def test_insights_json_has_the_interface_keys_and_the_fever_flag(
     assert result.exit_code == 0, result.output
     found = json.loads(result.output)
     assert set(found) == {"flags", "supply", "stash"}
-    assert set(found["supply"]) == {"left", "right"}
+    assert set(found["supply"]) == {"left", "right", "both"}
+    assert found["supply"]["both"]["ml_day"] > 0 and found["supply"]["both"]["pumped_sessions"]
     assert set(found["stash"]) == {"ml", "covers_h"}
     assert isinstance(found["stash"]["ml"], float)  # 0.0, not 0, with an empty stash
     flag = found["flags"][0]

@@ -76,3 +76,26 @@ def test_leftover_milk_keeps_one_hour_on_the_dashboard_where_the_household_chose
     assert client.post(f"{API}/entries", json=recent).status_code == 201
     page = client.get("/").text
     assert page.count("left in Robin's bottle") == 1 and "(NHS (as quoted))" in page
+
+
+def test_sessions_with_a_total_only_count_on_the_dashboard_and_are_named_per_side(
+    client: TestClient,
+) -> None:
+    """Pumped 120 mL with no sides (as Baby Buddy keeps it), every 6 hours for 3 days."""
+    for hours in range(1, 72, 6):
+        start = datetime.now(UTC) - timedelta(hours=hours)
+        entry = {
+            "kind": "pump",
+            "start_at": start.isoformat(),
+            "end_at": (start + timedelta(minutes=15)).isoformat(),
+            "total_ml": 120,
+        }
+        assert client.post(f"{API}/entries", json=entry).status_code == 201
+    both = client.get(f"{API}/insights").json()["supply"]["both"]
+    assert (both["pumped_sessions"], both["total_only_sessions"]) == (12, 12)
+    page = client.get("/").text
+    card = page[page.index('class="card both-sides"') :].split("</article>")[0]
+    assert "Both breasts" in card and "12 of them with a total only" in card
+    # 12 × 120 mL since the first session 67 h ago and a usual gap (6 h) before it.
+    assert f"about {12 * 120 / (73 / 24):.1f} mL a day" in card
+    assert page.count("12 pump sessions with a total only (no sides) count as removals") == 2

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import time, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -21,6 +22,9 @@ from letdown.cli._common import (
     _opt,
     _say,
 )
+
+if TYPE_CHECKING:
+    from letdown.insights.supply import Daily
 
 app = typer.Typer()
 
@@ -57,8 +61,9 @@ def insights(
             _say(found.pregnancy_note)
         for side, seen in found.sides.items():
             fit = seen.fit
+            left_out = "" if seen.total_only_note is None else f" ({seen.total_only_note})"
             if fit is None:
-                _say(f"{desk.side(side)}: too few pump sessions with volumes to estimate")
+                _say(f"{desk.side(side)}: too few pump sessions with volumes to estimate{left_out}")
                 continue
             rate, capacity, trend = fit.rate_ml_h, fit.capacity_ml, fit.trend_pct_per_week
             line = (
@@ -78,7 +83,8 @@ def insights(
                     f"; one more session a day: {more.value:+.0f} mL/day "
                     f"({more.low:+.0f} to {more.high:+.0f}, short-term)"
                 )
-            _say(line)
+            _say(line + left_out)
+        _say(_both_sides(found.daily, desk.show_amount))
         _say(f"estimates, from {sources.MODEL}")
         plan = found.plan
         if plan.hours:
@@ -87,6 +93,20 @@ def insights(
         stash = found.stash
         covers = "-" if stash.covers_h is None else f"about {stash.covers_h:.0f} h away"
         _say(f"stash: {desk.show_amount(stash.ml)}, {covers} ({stash.why})")
+
+
+def _both_sides(found: Daily, show_amount: Callable[[float], str]) -> str:
+    """The figures that need no side, so that every pump session counts in them."""
+    if found.ml_day is None:
+        return "both sides: no pump sessions in the last weeks"
+    line = f"both sides: about {show_amount(found.ml_day)} a day pumped over the last 7 days"
+    if found.before_ml_day is not None:
+        change = "" if found.change_pct is None else f", {found.change_pct:+.0f} %"
+        line += f" ({show_amount(found.before_ml_day)} the week before{change})"
+    line += f", {found.sessions} sessions"
+    if found.total_only:
+        line += f", {found.total_only} of them with a total only (counted here, not per side)"
+    return line
 
 
 def _clock(hour: float) -> str:

@@ -240,6 +240,45 @@ def supply_drop(records: Sequence[Record], now: datetime) -> list[tuple[Side, st
     return found
 
 
+def supply_drop_total(records: Sequence[Record], now: datetime) -> tuple[str, datetime] | None:
+    """Both sides together, for a journal with sessions that kept only their total (no
+    sides), which no side's check can count: the mean session fell although removals did
+    not. (why, since), or None."""
+    recent_from, before_from = now - DROP_RECENT, now - DROP_RECENT - DROP_BEFORE
+    recent: list[float] = []
+    before: list[float] = []
+    removals = {"recent": 0, "before": 0}
+    total_only = 0
+    for record in records:
+        if not isinstance(record, PumpSession | NurseFeed):
+            continue
+        at = record.start_at
+        window = "recent" if recent_from <= at <= now else "before" if at >= before_from else ""
+        if not window:
+            continue
+        removals[window] += 1
+        if isinstance(record, PumpSession):
+            (recent if window == "recent" else before).append(record.volume_ml())
+            total_only += not record.sides
+    if not total_only or len(recent) < 3 or len(before) < 3:
+        return None
+    recent_ml, before_ml = sum(recent) / len(recent), sum(before) / len(before)
+    per_day_recent = removals["recent"] / DROP_RECENT.days
+    per_day_before = removals["before"] / DROP_BEFORE.days
+    if (
+        before_ml > 0
+        and recent_ml <= (1 - DROP_SHARE) * before_ml
+        and per_day_recent >= FEWER_REMOVALS * per_day_before
+    ):
+        return (
+            f"{recent_ml:.0f} mL a session (both sides; {total_only} with a total only) over "
+            f"3 days against {before_ml:.0f} mL the week before, with {per_day_recent:.1f} "
+            f"removals a day against {per_day_before:.1f}",
+            recent_from,
+        )
+    return None
+
+
 def pregnant(pregnancies: Iterable[PregnancyInfo], today: date) -> PregnancyInfo | None:
     """The pregnancy under way today (due date at most 40 weeks ahead and not yet past)."""
     for pregnancy in pregnancies:
@@ -269,14 +308,18 @@ def red_flags(
     flags += blood_in_milk(symptoms, now)
     flags += persistent_pain(records, now)
     if pregnant(pregnancies, now.date()) is None:
-        for side, why, since in supply_drop(records, now):
+        drops: list[tuple[Side | None, str, datetime]] = list(supply_drop(records, now))
+        if not drops and (both := supply_drop_total(records, now)) is not None:
+            drops.append((None, *both))
+        for side, why, since in drops:
             flags.append(
                 Flag(
                     "supply_drop",
                     side,
                     since,
-                    "Output on this side fell although removals did not: worth a word with a "
-                    "lactation consultant (flange, pump parts, health). This is not a diagnosis.",
+                    f"Output {'on this side' if side else 'of both sides'} fell although "
+                    "removals did not: worth a word with a lactation consultant (flange, "
+                    "pump parts, health). This is not a diagnosis.",
                     sources.LETDOWN_CHOICE,
                     why,
                 )

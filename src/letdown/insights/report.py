@@ -26,10 +26,14 @@ from letdown.insights.plan import (
 )
 from letdown.insights.stash import Coverage, StashBag, coverage
 from letdown.insights.supply import (
+    DAILY_DAYS,
+    FIT_DAYS,
+    Daily,
     Estimate,
     Prediction,
     Schedule,
     SideFit,
+    daily,
     fit_side,
     removals,
     yield_at,
@@ -48,6 +52,20 @@ class SideInsight:
     one_more: WhatIf | None
     comfort_trend_mmhg_week: float | None
     pumped_sessions: int
+    total_only_sessions: int = 0
+    """Pump sessions of the fitted weeks that kept only their total: removals from this
+    side, but no volume of it, so they cannot count in the side's own figures."""
+
+    @property
+    def total_only_note(self) -> str | None:
+        """What the side's figures leave out, in words; None when nothing is left out."""
+        if not self.total_only_sessions:
+            return None
+        count = self.total_only_sessions
+        return (
+            f"{count} pump session{'s' if count != 1 else ''} with a total only (no sides) "
+            "count as removals from this side but not in its amounts"
+        )
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,7 @@ class Insights:
     at: datetime
     flags: tuple[red.Flag, ...]
     sides: dict[Side, SideInsight]
+    daily: Daily
     stash: Coverage
     plan: Plan
     reminder: datetime | None
@@ -120,6 +139,9 @@ def build(
             one_more,
             comfort_trend(past, side, now),
             sum(1 for r in by_side[side] if r.pumped and r.volume_ml is not None),
+            sum(
+                1 for r in by_side[side] if r.total_only and r.at >= now - timedelta(days=FIT_DAYS)
+            ),
         )
     child = children[0] if children else None
     stash = coverage(
@@ -134,6 +156,7 @@ def build(
         now,
         tuple(red.red_flags(past, pregnancies, now)),
         sides,
+        daily(past, now),
         stash,
         plan,
         reminder,
@@ -167,6 +190,9 @@ def side_json(insight: SideInsight, pregnant: bool) -> dict[str, Any]:
         else round(insight.comfort_trend_mmhg_week, 1),
         "expected_drop": sources.FLOWER_2003 if pregnant else None,
     }
+    if insight.total_only_sessions:
+        out["total_only_sessions"] = insight.total_only_sessions
+        out["total_only_note"] = insight.total_only_note
     if fit is None:
         out["note"] = "too few pump sessions with this side's volume to fit (4 needed)"
         return out
@@ -190,6 +216,26 @@ def side_json(insight: SideInsight, pregnant: bool) -> dict[str, Any]:
     return out
 
 
+def daily_json(found: Daily, pregnant: bool) -> dict[str, Any]:
+    """Both sides together: the figures that need no side, so every pump session counts."""
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 1)
+
+    return {
+        "pumped_sessions": found.sessions,
+        "total_only_sessions": found.total_only,
+        "ml_day": rounded(found.ml_day),
+        "sessions_day": rounded(found.sessions_day),
+        "week_before_ml_day": rounded(found.before_ml_day),
+        "week_before_sessions_day": rounded(found.before_sessions_day),
+        "change_pct": rounded(found.change_pct),
+        "expected_drop": sources.FLOWER_2003 if pregnant else None,
+        "note": f"the last {DAILY_DAYS} days against the {DAILY_DAYS} before; every pump "
+        "session counts, those with a total only (no sides) included",
+    }
+
+
 def as_json(insights: Insights) -> dict[str, Any]:
     """The keys of ``letdown insights --json`` (issue 11's interface), nothing else at the top."""
     pregnant = insights.pregnancy_note is not None
@@ -204,7 +250,10 @@ def as_json(insights: Insights) -> dict[str, Any]:
             }
             for flag in insights.flags
         ],
-        "supply": {side: side_json(insights.sides[side], pregnant) for side in SIDE_NAMES},
+        "supply": {
+            **{side: side_json(insights.sides[side], pregnant) for side in SIDE_NAMES},
+            "both": daily_json(insights.daily, pregnant),
+        },
         "stash": {
             "ml": round(float(insights.stash.ml), 1),
             "covers_h": None

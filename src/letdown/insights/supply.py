@@ -6,7 +6,8 @@ feed takes about two thirds of it, and the rate may drift slowly from day to day
 
 That shape is ``shared/design/supply.md`` §1 (an assumption built on Daly 1993/1996,
 Cox 1996, Kent 1999 and Kent 2008, not a published model). Pump sessions with a side's
-volume are the observations; nursing feeds are removals of unknown size. The fit is a
+volume are the observations; nursing feeds, and pump sessions that kept only their total
+(what Baby Buddy and many households write), are removals of unknown size. The fit is a
 grid over (R, C, pumping share, daily drift) with log-normal priors from those papers
 and a profiled log-normal error, weighted towards recent weeks; the grid's posterior
 weights give every range. Everything here is an estimate.
@@ -65,14 +66,26 @@ CAPACITIES_ML = np.geomspace(40.0, 800.0, 17)
 PUMP_SHARES = np.array([0.45, 0.6, 0.75, 0.9])
 DRIFTS_PER_DAY = np.linspace(-0.06, 0.06, 11)
 
+TOTAL_ONLY_SIDES: tuple[Side, ...] = SIDE_NAMES
+"""A pump session that kept only its total is taken as pumped from both sides (a double
+pump, as letdown's): the journal does not say which, and never splits a total (letdown's
+assumption)."""
+DAILY_DAYS = 7
+"""Daily totals are the mean over the last 7 days, against the 7 days before."""
+
 
 @dataclass(frozen=True)
 class Removal:
-    """Milk taken from one side: pumped (with its volume when known) or nursed."""
+    """Milk taken from one side: pumped (with its volume when known) or nursed.
+
+    ``total_only``: a pumping whose session kept only its total, so this side's share of
+    it is unknown.
+    """
 
     at: datetime
     pumped: bool
     volume_ml: float | None = None
+    total_only: bool = False
 
 
 def removals(records: Iterable[Record]) -> dict[Side, list[Removal]]:
@@ -82,12 +95,69 @@ def removals(records: Iterable[Record]) -> dict[Side, list[Removal]]:
         if isinstance(record, PumpSession):
             for side, pumped in record.sides.items():
                 found[side].append(Removal(record.start_at, True, pumped.volume_ml))
+            if not record.sides:
+                for side in TOTAL_ONLY_SIDES:
+                    found[side].append(Removal(record.start_at, True, total_only=True))
         elif isinstance(record, NurseFeed):
             for side in record.sides:
                 found[side].append(Removal(record.start_at, False))
     for side in SIDE_NAMES:
         found[side].sort(key=lambda removal: removal.at)
     return found
+
+
+@dataclass(frozen=True)
+class Daily:
+    """Milk pumped a day from both sides together, sessions with a total only included.
+
+    Figures are None when the journal does not reach back over the window.
+    """
+
+    ml_day: float | None
+    sessions_day: float | None
+    before_ml_day: float | None
+    before_sessions_day: float | None
+    sessions: int
+    """Pump sessions in the last 7 days."""
+    total_only: int
+    """Of those, the sessions that kept only their total (no sides)."""
+
+    @property
+    def change_pct(self) -> float | None:
+        """The last 7 days against the 7 before, in %."""
+        if self.ml_day is None or not self.before_ml_day:
+            return None
+        return (self.ml_day / self.before_ml_day - 1.0) * 100.0
+
+
+def daily(records: Iterable[Record], now: datetime) -> Daily:
+    """Pumped mL a day over the last 7 days and the 7 before, from every pump session
+    (its sides' sum or its total): no figure here needs to know the side."""
+    sessions = sorted(
+        (r for r in records if isinstance(r, PumpSession) and r.start_at <= now),
+        key=lambda r: r.start_at,
+    )
+    window = timedelta(days=DAILY_DAYS)
+    recent = [r for r in sessions if now - window < r.start_at]
+    before = [r for r in sessions if now - 2 * window < r.start_at <= now - window]
+    if not sessions:
+        return Daily(None, None, None, None, 0, 0)
+    # A journal begun within the window is averaged over the days it covers: since its
+    # first session and one usual gap before it (a day at least).
+    span_s = (now - sessions[0].start_at).total_seconds()
+    gap_s = (sessions[-1].start_at - sessions[0].start_at).total_seconds() / max(
+        len(sessions) - 1, 1
+    )
+    covered_days = min(float(DAILY_DAYS), max((span_s + gap_s) / 86400, 1.0))
+    before_known = sessions[0].start_at <= now - 2 * window + timedelta(days=1)
+    return Daily(
+        ml_day=sum(r.volume_ml() for r in recent) / covered_days,
+        sessions_day=len(recent) / covered_days,
+        before_ml_day=sum(r.volume_ml() for r in before) / DAILY_DAYS if before_known else None,
+        before_sessions_day=len(before) / DAILY_DAYS if before_known else None,
+        sessions=len(recent),
+        total_only=sum(1 for r in recent if not r.sides),
+    )
 
 
 @dataclass(frozen=True)
