@@ -1,6 +1,7 @@
 """The pump's firmware as files for a board: compile-check them, copy them to a board.
 
-The firmware is ``firmware/*.py`` plus two modules shared with the host, copied unchanged
+The firmware is ``letdown/device/firmware/*.py`` (package data: ``firmware/`` at the top
+of a checkout links to it) plus two modules shared with the host, copied unchanged
 under their board names: the link (``letdown/device/link.py`` as ``link.py``) and issue
 9's safety core (``letdown/safety/core.py`` as ``core.py``). ``check_firmware`` compiles
 each with ``mpy-cross`` for the RP2040's Cortex-M0+ (armv6m); ``install_firmware`` copies

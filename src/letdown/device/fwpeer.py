@@ -1,6 +1,7 @@
 """Firmware in the loop: the pump's firmware under CPython, its drivers bound to the twin.
 
-The firmware's own files (``firmware/*.py``, the link module and the safety core) are
+The firmware's own files (``letdown/device/firmware/*.py``, the link module and the
+safety core) are
 loaded unchanged; only ``machine`` is replaced by ``TwinMachine``, whose I2C, Pin, PWM
 and WDT read from and write to a simulated parent and pump (``letdown.twin``): the MPRLS
 answers with the counts the twin's pressure gives, the HX711 clocks out the bottle's
@@ -73,29 +74,21 @@ CAP_DOUBLE_MMHG = 260.0
 K242125), 260 mmHg while both pump (reference.md)."""
 
 
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[3]
-
-
 def firmware_dir() -> Path:
-    """Where ``firmware/`` is: ``$LETDOWN_FIRMWARE_DIR`` or beside ``src/``."""
+    """Where the board's own files are: ``$LETDOWN_FIRMWARE_DIR``, or ``firmware/`` in this
+    package (package data, so an installed letdown finds them as a checkout does)."""
     override = os.environ.get("LETDOWN_FIRMWARE_DIR")
-    return Path(override) if override else repo_root() / "firmware"
+    return Path(override) if override else Path(__file__).with_name("firmware")
 
 
 def firmware_files() -> dict[str, Path]:
     """Board file name -> source: ``firmware/*.py``, the link and the safety core.
 
-    The core is issue 9's ``letdown/safety/core.py``, copied unchanged; until it exists
-    the firmware's stand-in with the same API is used.
+    The core is issue 9's ``letdown/safety/core.py``, copied unchanged.
     """
-    source = firmware_dir()
-    files = {
-        path.name: path for path in sorted(source.glob("*.py")) if path.name != "core_standin.py"
-    }
+    files = {path.name: path for path in sorted(firmware_dir().glob("*.py"))}
     files["link.py"] = Path(__file__).with_name("link.py")
-    real_core = Path(__file__).resolve().parents[1] / "safety" / "core.py"
-    files["core.py"] = real_core if real_core.exists() else source / "core_standin.py"
+    files["core.py"] = Path(__file__).resolve().parents[1] / "safety" / "core.py"
     return files
 
 
