@@ -13,6 +13,7 @@ apart from the pump and the journal's writes: a dead channel never blocks either
 from __future__ import annotations
 
 import base64
+import hmac
 import ipaddress
 import json
 import os
@@ -514,6 +515,61 @@ def add_push(book: Book, found: object, now: datetime) -> tuple[ChannelView, boo
             row.url, row.failures, row.dead_at, row.last_error = url, 0, None, ""
         session.flush()
         return ChannelView(row.id, book.member.name, _hidden(url), 0, None, ""), created
+
+
+def renew_push(engine: Engine, old: object, new: object) -> int:
+    """A push service replaced a phone's subscription (``pushsubscriptionchange`` in the
+    service worker): the channel that held ``old`` now holds ``new``; its id.
+
+    The caller is a service worker, with no page's CSRF token and perhaps no login left:
+    the old subscription itself is the proof. Its endpoint and keys (the ``auth`` secret
+    is known only to that browser and to letdown) must match a kept channel exactly, or
+    ``NotFoundError``, which says nothing of which part did not match. Where the member
+    already has a channel to the new address (the page subscribed again first), the old
+    channel goes and the other is kept, refreshed: still one channel per phone.
+    """
+    before = check_subscription(old)
+    after = check_subscription(new)
+    proof = json.dumps(before["keys"], sort_keys=True).encode()
+    with Session(engine) as session, session.begin():
+        rows = session.scalars(
+            select(schema.Channel).where(schema.Channel.url.startswith(WEBPUSH))
+        ).all()
+        held = None
+        for row in rows:
+            kept = _subscription(row.url)
+            if (
+                kept is not None
+                and kept["endpoint"] == before["endpoint"]
+                and hmac.compare_digest(json.dumps(kept["keys"], sort_keys=True).encode(), proof)
+            ):
+                held = row
+                break
+        if held is None:
+            raise NotFoundError(
+                "letdown does not know this phone's old subscription: open letdown on it "
+                'and press "Notify this phone" again'
+            )
+        twin = next(
+            (
+                row
+                for row in rows
+                if row is not held
+                and row.member_id == held.member_id
+                and (kept := _subscription(row.url)) is not None
+                and kept["endpoint"] == after["endpoint"]
+            ),
+            None,
+        )
+        if twin is not None:
+            for notice in session.scalars(select(schema.Notice).filter_by(channel_id=held.id)):
+                session.delete(notice)
+            session.flush()
+            session.delete(held)
+            held = twin
+        held.url, held.failures, held.dead_at, held.last_error = web_push_url(after), 0, None, ""
+        session.flush()
+        return held.id
 
 
 def push_channel(book: Book, endpoint: str) -> int | None:

@@ -218,3 +218,57 @@ def test_a_tapped_notice_brings_the_open_window_to_its_page(page: Any, server: s
     [worker] = [w for w in page.context.service_workers if w.url == server + "/sw.js"]
     worker.evaluate("openPage('/stash')")
     page.wait_for_url(server + "/stash")
+
+
+RENEWED = "http://localhost:9/push/sams-phone-renewed"
+
+
+def test_a_subscription_the_push_service_replaced_is_renewed_by_the_worker(
+    page: Any, server: str
+) -> None:
+    """``pushsubscriptionchange``: the worker subscribes again with the server's key and
+    posts the old and new subscription; the member's channel then holds the new one.
+    Chromium never fires the event itself, so the handler's function (``renewPush``) is
+    called in the worker, as the event would (Chromium's event carries no old one: the
+    copy push.js gave the worker is the proof); the browser's push service is stubbed."""
+    stub_push(page, "granted")
+    ready(page)
+    page.wait_for_selector("#push[data-state='off']", state="attached")
+    page.click("#push-on")
+    page.wait_for_selector("#push[data-state='on']", state="attached")
+    [worker] = [w for w in page.context.service_workers if w.url == server + "/sw.js"]
+    kept = worker.evaluate(
+        """async () => {
+             for (let i = 0; i < 100; i++) {
+               const kept = await keptPush();
+               if (kept) return kept;
+               await new Promise(done => setTimeout(done, 50));
+             }
+             return null;
+           }"""
+    )
+    assert kept == {
+        "subscription": {"endpoint": PHONE, "expirationTime": None, "keys": KEYS},
+        "key": page.get_attribute("#push", "data-key"),
+    }
+    fresh_keys = {**KEYS, "auth": b64(os.urandom(16))}
+    renewed = worker.evaluate(
+        """([endpoint, keys]) => {
+             self.registration.pushManager.subscribe = (options) => {
+               self.__renewedWith = options;
+               return Promise.resolve({
+                 toJSON: () => ({ endpoint: endpoint, expirationTime: null, keys: keys }),
+               });
+             };
+             return renewPush(null, null).then((now) => ({
+               now: now, key: self.__renewedWith.applicationServerKey,
+               userVisibleOnly: self.__renewedWith.userVisibleOnly,
+             }));
+           }""",
+        [RENEWED, fresh_keys],
+    )
+    assert renewed["now"]["endpoint"] == RENEWED
+    assert renewed["key"] == kept["key"] and renewed["userVisibleOnly"] is True
+    assert phone_channels(page) == ["webpush:http://localhost:9/…"]  # replaced, not added
+    # The worker keeps the new one, to prove the next change with.
+    assert worker.evaluate("keptPush()")["subscription"]["keys"] == fresh_keys

@@ -138,6 +138,58 @@ def test_a_bad_subscription_is_refused_in_words_and_nothing_is_kept(
     assert len(push_channels(app, "Alex")) == 3
 
 
+def test_a_phone_whose_push_service_replaced_its_subscription_keeps_being_notified(
+    app: FastAPI, client: TestClient, partner_client: TestClient
+) -> None:
+    """The service worker's pushsubscriptionchange: no login, no CSRF token, the old
+    subscription's keys as proof; the member's channel then holds the new one."""
+    old = subscription()
+    added = partner_client.post("/settings/push", json=old).json()
+    book = app.state.journal.book("Home", "Sam")
+    with Session(book.engine) as session, session.begin():  # the old address expired
+        row = session.get(schema.Channel, added["id"])
+        assert row is not None
+        row.dead_at, row.failures, row.last_error = datetime.now(UTC), 1, "410 gone"
+    worker = TestClient(app)  # a service worker's fetch: no page's token, no login needed
+    new = subscription("https://push.example.test/send/sams-phone-renewed")
+
+    # Another site (or another phone) knows at most the address, never the old keys.
+    guessed = {"endpoint": PHONE, "keys": subscription()["keys"]}
+    refused = worker.post("/settings/push/renew", json={"old": guessed, "new": new})
+    assert refused.status_code == 404
+    assert 'press "Notify this phone" again' in refused.json()["detail"]
+    bad = worker.post("/settings/push/renew", json={"old": old, "new": {"endpoint": PHONE}})
+    assert bad.status_code == 422 and "has no keys" in bad.json()["detail"]
+    [stored] = push_channels(app, "Sam")
+    assert json.loads(stored.removeprefix(notify.WEBPUSH)) == {
+        "endpoint": PHONE,
+        "keys": old["keys"],
+    }
+
+    renewed = worker.post("/settings/push/renew", json={"old": old, "new": new})
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json() == {"id": added["id"], "on": True}
+    [stored] = push_channels(app, "Sam")
+    assert json.loads(stored.removeprefix(notify.WEBPUSH))["endpoint"] == new["endpoint"]
+    [listed] = partner_client.get("/api/v1/channels").json()
+    assert listed["dead_at"] is None and listed["failures"] == 0  # told again from now
+    state = partner_client.post("/settings/push/state", json={"endpoint": new["endpoint"]})
+    assert state.json()["on"] is True
+    # The old subscription proves nothing any more: it was used up.
+    again = worker.post("/settings/push/renew", json={"old": old, "new": subscription()})
+    assert again.status_code == 404
+
+    # The page subscribed the phone again before the worker got there: still one channel.
+    newer = subscription("https://push.example.test/send/sams-phone-3")
+    assert partner_client.post("/settings/push", json=newer).status_code == 201
+    assert len(push_channels(app, "Sam")) == 2
+    late = worker.post("/settings/push/renew", json={"old": new, "new": newer})
+    assert late.status_code == 200
+    [stored] = push_channels(app, "Sam")
+    assert json.loads(stored.removeprefix(notify.WEBPUSH))["keys"] == newer["keys"]
+    assert push_channels(app, "Alex") == []
+
+
 def test_only_the_logged_in_member_with_the_pages_token_subscribes(
     app: FastAPI, client: TestClient
 ) -> None:

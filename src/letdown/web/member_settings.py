@@ -6,7 +6,9 @@ Plain forms (the session's CSRF token in each, no JavaScript); the same as the A
 exception is "Notify this phone" (``static/push.js``): subscribing to Web Push needs the
 browser's script, so it posts the phone's subscription as JSON to ``/settings/push``
 (the CSRF token in the ``X-CSRF-Token`` header), where it becomes the member's
-``webpush:`` channel: one per phone.
+``webpush:`` channel: one per phone. When the phone's push service replaces that
+subscription, the service worker (``static/sw.js``) posts the old and the new one to
+``/settings/push/renew``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from letdown.journal import Book, Role
 from letdown.journal.accounts import Identity
 from letdown.journal.records import now_utc
 from letdown.web.api import MAX_ID
-from letdown.web.deps import BookDep, IdentityDep, SettingsDep
+from letdown.web.deps import BookDep, IdentityDep, JournalDep, SettingsDep
 from letdown.web.pages import done, page
 
 router = APIRouter(include_in_schema=False)
@@ -164,6 +166,22 @@ async def notify_this_phone(request: Request, who: IdentityDep, book: BookDep) -
         {"id": added.id, "url": added.url, "on": True},
         status.HTTP_201_CREATED if created else status.HTTP_200_OK,
     )
+
+
+@router.post(f"{HERE}/push/renew")
+async def renew_this_phone(request: Request, journal: JournalDep) -> Response:
+    """The service worker's ``pushsubscriptionchange``: ``{"old": …, "new": …}``, two
+    ``PushSubscription.toJSON()``. No login nor CSRF token (a worker has no page, and the
+    push service may rotate a subscription weeks after the last login): the old
+    subscription's keys are the proof (``notify.renew_push``); 404 when they prove nothing.
+    Another site may post here, but cannot know those keys."""
+    found = await _posted_json(request)
+    if not isinstance(found, dict):
+        raise InvalidEntryError('send {"old": subscription, "new": subscription}')
+    renewed = await run_in_threadpool(
+        notify.renew_push, journal.engine, found.get("old"), found.get("new")
+    )
+    return JSONResponse({"id": renewed, "on": True})
 
 
 @router.post(f"{HERE}/push/state")

@@ -4,6 +4,8 @@
 // when the member presses the button. The phone's subscription is posted as JSON to
 // /settings/push (the session's CSRF token in X-CSRF-Token), where it becomes the
 // member's webpush: channel; "Stop notifying this phone" removes it and unsubscribes.
+// The service worker is given a copy of the subscription that is on, so that it can
+// prove which phone it is if the push service replaces it (sw.js, pushsubscriptionchange).
 "use strict";
 
 (function () {
@@ -145,6 +147,17 @@
     ]);
   }
 
+  function tellWorker(registration, made) {
+    // Its copy, for renewing the subscription (sw.js); null: this phone is off.
+    const worker = registration && registration.active;
+    if (!worker) return;
+    worker.postMessage({
+      kind: "push-kept",
+      subscription: made ? made.toJSON() : null,
+      key: box.dataset.key,
+    });
+  }
+
   function subscription() {
     return worker().then(function (registration) {
       return registration.pushManager.getSubscription().then(function (found) {
@@ -159,7 +172,9 @@
       if (answer === "denied") return "blocked";
       if (answer !== "granted") return "dismissed";
       const key = serverKey();
+      let registration = null;
       return subscription().then(function (phone) {
+        registration = phone.registration;
         if (phone.found && sameKey(phone.found, key)) return phone.found;
         const fresh = function () {
           return phone.registration.pushManager.subscribe({
@@ -170,7 +185,9 @@
         // A subscription made with an older key of this server cannot be used: renew it.
         return phone.found ? phone.found.unsubscribe().then(fresh) : fresh();
       }).then(function (made) {
-        return post("/settings/push", made.toJSON());
+        return post("/settings/push", made.toJSON()).then(function () {
+          tellWorker(registration, made);
+        });
       }).then(refreshList).then(function () { return "on"; });
     }).then(function (kind) {
       show(kind);
@@ -188,7 +205,10 @@
         .catch(function (error) {
           if (error.status !== 404) throw error; // already removed from the list: fine
         })
-        .then(function () { return phone.found.unsubscribe(); });
+        .then(function () {
+          tellWorker(phone.registration, null);
+          return phone.found.unsubscribe();
+        });
     }).then(refreshList).then(function () {
       show("off");
     }).catch(function (error) {
@@ -220,7 +240,10 @@
   subscription().then(function (phone) {
     if (!phone.found) return "off";
     return post("/settings/push/state", { endpoint: phone.found.endpoint })
-      .then(function (answer) { return answer.on ? "on" : "off"; });
+      .then(function (answer) {
+        if (answer.on) tellWorker(phone.registration, phone.found);
+        return answer.on ? "on" : "off";
+      });
   }).then(function (kind) {
     show(kind);
   }).catch(function (error) {

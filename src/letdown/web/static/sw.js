@@ -6,6 +6,11 @@
 //   then opens from its kept copy and sends it when the phone is back online.
 // - A Web Push from letdown (notify.py's push_message: title, body, tag, url) is shown as
 //   a notification; tapping it brings an open letdown window to that page, or opens one.
+// - When the push service replaces this phone's subscription (pushsubscriptionchange), the
+//   worker subscribes again with the same server key and posts the old and the new one to
+//   /settings/push/renew: the old one's keys prove which phone it is (a worker has no
+//   page's CSRF token, and the login may be long gone). push.js gives the worker a copy
+//   of the subscription it turned on, for browsers whose event carries no old one.
 "use strict";
 
 const VERSION = "__VERSION__";
@@ -24,6 +29,8 @@ const PRECACHE = [
   "/icons/icon-192.png",
 ];
 const QUEUED = /^\/(journal\/(nurse|pump|bottle|care|symptom)|stash\/add)$/;
+const PUSH = "letdown-push";
+const PUSH_KEPT = "/push-subscription";
 
 importScripts("/static/outbox.js?v=" + VERSION);
 
@@ -38,7 +45,8 @@ self.addEventListener("activate", function (event) {
   event.waitUntil(
     caches.keys().then(function (names) {
       return Promise.all(names.filter(function (name) {
-        return name.startsWith("letdown-") && name !== PAGES && name !== FILES;
+        return name.startsWith("letdown-") && name !== PAGES && name !== FILES &&
+          name !== PUSH;
       }).map(function (name) { return caches.delete(name); }));
     }).then(function () { return self.clients.claim(); })
   );
@@ -47,7 +55,73 @@ self.addEventListener("activate", function (event) {
 self.addEventListener("message", function (event) {
   // Logging out: the pages kept on this phone go too.
   if (event.data === "forget-pages") event.waitUntil(caches.delete(PAGES));
+  // push.js: the subscription this phone is notified by (null: none any more).
+  if (event.data && event.data.kind === "push-kept") {
+    event.waitUntil(keepPush(event.data.subscription ? event.data : null));
+  }
 });
+
+self.addEventListener("pushsubscriptionchange", function (event) {
+  event.waitUntil(renewPush(event.oldSubscription, event.newSubscription));
+});
+
+// The copy push.js gave: { subscription: toJSON(), key: the server's key, base64url }.
+function keptPush() {
+  return caches.open(PUSH).then(function (cache) { return cache.match(PUSH_KEPT); })
+    .then(function (found) { return found ? found.json() : null; })
+    .catch(function () { return null; });
+}
+
+function keepPush(kept) {
+  return caches.open(PUSH).then(function (cache) {
+    if (!kept) return cache.delete(PUSH_KEPT);
+    const copy = { subscription: kept.subscription, key: kept.key };
+    return cache.put(PUSH_KEPT, new Response(JSON.stringify(copy), {
+      headers: { "Content-Type": "application/json" },
+    }));
+  });
+}
+
+function serverKey(subscription, kept) {
+  const had = subscription && subscription.options &&
+    subscription.options.applicationServerKey;
+  return had || (kept && kept.key) || null;
+}
+
+// Subscribe again (unless the browser already did) with the key of the old subscription,
+// then tell letdown, proving which phone it is with the old subscription's keys.
+function renewPush(oldSubscription, newSubscription) {
+  return keptPush().then(function (kept) {
+    const old = oldSubscription ? oldSubscription.toJSON() : kept && kept.subscription;
+    const key = serverKey(oldSubscription, kept);
+    if (!old || !key) return null; // nothing proves which phone: the page must ask again
+    const made = newSubscription ? Promise.resolve(newSubscription)
+      : self.registration.pushManager.subscribe({
+        userVisibleOnly: true,
+        applicationServerKey: key,
+      });
+    return made.then(function (fresh) {
+      const now = fresh.toJSON();
+      return fetch("/settings/push/renew", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ old: old, new: now }),
+      }).then(function (response) {
+        if (!response.ok) return null;
+        const text = typeof key === "string" ? key : base64url(key);
+        return keepPush({ subscription: now, key: text }).then(function () { return now; });
+      });
+    });
+  });
+}
+
+function base64url(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let text = "";
+  bytes.forEach(function (b) { text += String.fromCharCode(b); });
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
 
 self.addEventListener("push", function (event) {
   event.waitUntil(showPush(event.data));
