@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from tests.ports import free_port
 from typer.testing import CliRunner
 
 from letdown.cli import app, serve
@@ -115,14 +116,8 @@ def test_the_terminal_demo_still_runs_a_session() -> None:
     assert "collected mL" in result.output
 
 
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def test_serve_runs_the_app_until_ctrl_c_and_first_shows_setup(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-c",

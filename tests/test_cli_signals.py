@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from tests.ports import free_port
 
 START_TIMEOUT_S = 90.0
 
@@ -47,12 +47,6 @@ def test_a_signal_to_letdown_pump_leaves_the_pump_off(sig: signal.Signals) -> No
     assert "Traceback" not in output
 
 
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _call(url: str, body: dict[str, object] | None, headers: dict[str, str]) -> dict[str, object]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
@@ -84,7 +78,7 @@ def _wait_up(base: str, server: subprocess.Popen[str]) -> None:
 def test_a_signal_to_letdown_demo_with_a_session_running_leaves_the_pump_off(
     sig: signal.Signals, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     db = f"sqlite:///{tmp_path / 'demo.sqlite'}"
     with subprocess.Popen(

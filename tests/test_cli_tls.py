@@ -13,7 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.test_cli_serve import START_TIMEOUT_S, _free_port
+from tests.ports import free_port
+from tests.test_cli_serve import START_TIMEOUT_S
 from typer.testing import CliRunner
 
 from letdown.cli import app
@@ -57,7 +58,7 @@ def test_serve_speaks_https_with_the_given_certificate(
     tmp_path: Path, certificate: tuple[Path, Path]
 ) -> None:
     cert, key = certificate
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-c",

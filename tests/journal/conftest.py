@@ -13,7 +13,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
+from tests.ports import free_port
 
 from letdown.journal import Book, ChildInfo, HouseholdInfo, Journal, MemberInfo, Role
 
@@ -44,13 +44,6 @@ class PostgresServer:
 
     def janitor(self, database: str) -> DatabaseJanitor:
         return DatabaseJanitor(user=self.user, host=self.host, port=self.port, dbname=database)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _unavailable(reason: str) -> None:
@@ -86,7 +79,7 @@ def postgres_server() -> Iterator[PostgresServer]:
             _unavailable("running as root and runuser is missing")
     folder = Path(tempfile.mkdtemp(prefix="letdown-pg-"))
     data, log = folder / "data", folder / "server.log"
-    port = _free_port()
+    port = free_port()
 
     def run(*command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.ports import free_port
 
 from letdown.device.fwpeer import PeerProcess
 
@@ -42,18 +42,12 @@ def _need_browser() -> Any:
     return sync_playwright
 
 
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def demo_on_the_peer(
     tmp_path: Path,
 ) -> Iterator[tuple[str, subprocess.Popen[str], PeerProcess]]:
     with PeerProcess(seed=1, clock="wall") as peer:
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         command = [
             sys.executable,

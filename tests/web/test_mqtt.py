@@ -36,6 +36,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from tests.conftest import make_parent
+from tests.ports import free_port
 from tests.web.conftest import SIM_SPEED
 
 from letdown.web import Settings
@@ -149,19 +150,12 @@ ISSUE_ENTITIES = {
 """What issue 12 asks Home Assistant to show, by device."""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class Mosquitto:
     """A throwaway broker on 127.0.0.1: no persistence, so a restart forgets retained
     messages and only a client that republishes gets them back."""
 
     def __init__(self, folder: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.config = folder / "mosquitto.conf"
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
@@ -587,7 +581,7 @@ def test_demo_publishes_discovery(broker: Mosquitto, tmp_path: Path) -> None:
             "demo",
             "--no-browser",
             "--port",
-            str(_free_port()),
+            str(free_port()),
             "--db",
             f"sqlite:///{tmp_path / 'demo.sqlite'}",
             "--mqtt",

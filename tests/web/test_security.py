@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 from starlette.websockets import WebSocketDisconnect
+from tests.ports import free_port
 from tests.web.conftest import PASSWORD, logged_in
 
 from letdown.journal import Accounts, Role
@@ -89,9 +90,7 @@ def real_server(tmp_path: Path) -> Iterator[tuple[int, FastAPI]]:
     from letdown.cli.serve import uvicorn_config
 
     app = create_app(Settings(db=f"sqlite:///{tmp_path / 'journal.sqlite'}"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
