@@ -146,3 +146,11 @@ def test_letdown_insights_says_the_daily_milk_and_why_the_sides_have_none(totals
     assert "too few pump sessions" in left and "84 pump sessions with a total only" in left
     as_json = CliRunner().invoke(cli.app, ["insights", "--json", "--db", totals_db])
     assert json.loads(as_json.output)["supply"]["both"]["ml_day"] == 720.0
+
+
+def test_what_if_says_why_a_household_of_totals_gets_no_side_figure(totals_db: str) -> None:
+    result = CliRunner().invoke(cli.app, ["what-if", "--add", "15:00", "--db", totals_db])
+    assert result.exit_code == 0, result.output
+    assert "left breast: too few pump sessions with volumes to estimate (84 with a total" in (
+        result.output
+    )

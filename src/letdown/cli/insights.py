@@ -139,7 +139,13 @@ def what_if(
         for side, schedule in usual.items():
             fit = fit_side(side, by_side[side], desk.now)
             if fit is None:
-                _say(f"{desk.side(side)}: too few pump sessions with volumes to estimate")
+                total_only = sum(1 for r in by_side[side] if r.total_only)
+                why = (
+                    f" ({total_only} with a total only, no sides, cannot count)"
+                    if total_only
+                    else ""
+                )
+                _say(f"{desk.side(side)}: too few pump sessions with volumes to estimate{why}")
                 continue
             after = schedule
             for verb, text in changes:
