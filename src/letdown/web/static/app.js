@@ -113,6 +113,7 @@
 // sent, and the server treats a second sending of the same uid as the same entry.
 (function () {
   const QUEUED = /^\/(journal\/(nurse|pump|bottle|care|symptom)|stash\/add)$/;
+  const RETRY_MS = 5000;
   const outbox = self.letdownOutbox;
   const banner = document.getElementById("outbox");
   let sending = false;
@@ -249,5 +250,10 @@
 
   window.addEventListener("online", send);
   window.addEventListener("offline", function () { refresh(""); });
+  // A phone on Wi-Fi with no way out says it is online and never says "online" again:
+  // while quick logs wait, try again every few seconds.
+  setInterval(function () {
+    if (banner && banner.dataset.waiting && banner.dataset.waiting !== "0") send();
+  }, RETRY_MS);
   refresh("").then(send);
 })();

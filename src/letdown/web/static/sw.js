@@ -219,9 +219,21 @@ function networkFirst(request) {
     return response;
   }).catch(function () {
     return caches.match(request, { cacheName: PAGES }).then(function (kept) {
+      return kept || keptWithoutQueued(request);
+    }).then(function (kept) {
       return kept || caches.match(OFFLINE);
     });
   });
+}
+
+// "?queued=1" is where a quick log queued here lands: the kept page without it serves.
+// (A phone on Wi-Fi with no way out says it is online, so the page sends the form as
+// usual, and this worker queues it when the send fails.)
+function keptWithoutQueued(request) {
+  const url = new URL(request.url);
+  if (!url.searchParams.has("queued")) return Promise.resolve(undefined);
+  url.searchParams.delete("queued");
+  return caches.match(url.href, { cacheName: PAGES });
 }
 
 function postOrQueue(request, url) {
