@@ -223,3 +223,38 @@ def test_a_later_weak_ejection_keeps_the_session_going() -> None:
     weak = ejections[3]
     assert max(weak.peak_flow_ml_min) < 0.2 * max(ejections[0].peak_flow_ml_min)
     assert record.duration_s > weak.start_s + weak.duration_s / 2
+
+
+def _search(spec: ParentSpec, seed: int) -> tuple[PumpSession, SimPump]:
+    """Run a session only until both sides' comfort searches have ended."""
+    pump = SimPump(spec, seed=seed)
+    session = PumpSession(pump)
+    session.start()
+    while not session.finished and any(session.snapshot().side(side).learning for side in SIDES):
+        session.step()
+    return session, pump
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_comfort_search_learns_each_side_close_under_its_comfort(seed: int) -> None:
+    # One side sore (low comfort, pain rising fast), the other less sensitive: each level
+    # is tried for one cycle and the parent answers before the next is tried, so the
+    # ceiling lands within a step and a margin under comfort, and the time above comfort
+    # while searching is one cycle's peak a side (a search that held each level for two
+    # cycles kept hurting while the parent reacted: up to 0.7 s a side).
+    spec = ParentSpec(
+        id="search",
+        ejection=EjectionSpec(latency_s=60.0, interval_s=120.0, count_max=4),
+        sides=SidesSpec(
+            left=SideSpec(comfort_mmhg=143.0, pain_per_mmhg=0.25),
+            right=SideSpec(comfort_mmhg=196.0, pain_per_mmhg=0.08),
+        ),
+    )
+    session, pump = _search(spec, seed)
+    with pump:
+        snap = session.snapshot()
+        for side, comfort in ((Side.LEFT, 143.0), (Side.RIGHT, 196.0)):
+            ceiling = snap.side(side).ceiling_mmhg
+            assert comfort - 9.0 <= ceiling <= comfort, (side, ceiling)
+            assert pump.twin.above_comfort_s(side) <= 0.4
+        assert pump.twin.presses_made[PressKind.TOO_MUCH] == 0
