@@ -539,24 +539,19 @@ class PumpSession:
             total += flow.flow_ml_min
         return total
 
-    def _trickling(self) -> bool:
-        """Milk only trickles: no ejection flowing, and the last minute's flow is a small
-        fraction of the session's ejections (never before the first ejection)."""
+    def _trickling(self, slow_ml_min: float) -> bool:
+        """Milk only trickles: no ejection flowing, the last minute's flow
+        (``slow_ml_min``) a small fraction of the session's ejections (never before the
+        first ejection), and not climbing again over its lowest since the quiet began."""
         if self.detector.flowing or not self.detector.ejections_s:
             return False
         program = self.program
         end_ml_min = max(
             program.end_flow_ml_min, program.end_flow_fraction * self._ejection_peak_ml_min
         )
-        slow_ml_min = self._slow_flow_ml_min()
         if slow_ml_min >= end_ml_min:
             return False
-        if self._quiet_since_s is None:
-            return True
-        if slow_ml_min >= self._quiet_floor_ml_min + program.milk_again_ml_min:
-            return False
-        self._quiet_floor_ml_min = min(self._quiet_floor_ml_min, slow_ml_min)
-        return True
+        return slow_ml_min < self._quiet_floor_ml_min + program.milk_again_ml_min
 
     def _on_volume(self, now_s: float, scales: list[Any]) -> None:
         total = 0.0
@@ -576,9 +571,12 @@ class PumpSession:
             self.machine.send(Event.LULL, now_s)
         # The quiet that ends a session starts when milk only trickles, and any milk
         # that comes again (an ejection too weak to be seen as one included) restarts it.
-        if self._trickling():
+        slow_ml_min = self._slow_flow_ml_min()
+        if self._trickling(slow_ml_min):
             if self._quiet_since_s is None:
                 self._quiet_since_s = now_s
+            else:
+                self._quiet_floor_ml_min = min(self._quiet_floor_ml_min, slow_ml_min)
         elif self._quiet_since_s is not None:
             self._quiet_since_s = None
             self._quiet_floor_ml_min = math.inf
