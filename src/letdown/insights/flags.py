@@ -200,50 +200,35 @@ def blood_in_milk(symptoms: Sequence[Symptom], now: datetime) -> list[Flag]:
     return flags
 
 
-def supply_drop(records: Sequence[Record], now: datetime) -> list[tuple[Side, str, datetime]]:
-    """Sides whose mean pumped volume fell although removals did not: (side, why, since)."""
-    found = []
-    recent_from, before_from = now - DROP_RECENT, now - DROP_RECENT - DROP_BEFORE
-    for side in SIDE_NAMES:
-        recent: list[float] = []
-        before: list[float] = []
-        removals = {"recent": 0, "before": 0}
-        for record in records:
-            if not isinstance(record, PumpSession | NurseFeed) or side not in record.sides:
-                continue
-            at = record.start_at
-            window = "recent" if recent_from <= at <= now else "before" if at >= before_from else ""
-            if not window:
-                continue
-            removals[window] += 1
-            if isinstance(record, PumpSession):
-                (recent if window == "recent" else before).append(record.sides[side].volume_ml)
-        if len(recent) < 3 or len(before) < 3:
-            continue
-        recent_ml, before_ml = sum(recent) / len(recent), sum(before) / len(before)
-        per_day_recent = removals["recent"] / DROP_RECENT.days
-        per_day_before = removals["before"] / DROP_BEFORE.days
-        if (
-            before_ml > 0
-            and recent_ml <= (1 - DROP_SHARE) * before_ml
-            and per_day_recent >= FEWER_REMOVALS * per_day_before
-        ):
-            found.append(
-                (
-                    side,
-                    f"{recent_ml:.0f} mL a session over 3 days against {before_ml:.0f} mL the "
-                    f"week before, with {per_day_recent:.1f} removals a day against "
-                    f"{per_day_before:.1f}",
-                    recent_from,
-                )
-            )
-    return found
+@dataclass(frozen=True, slots=True)
+class _Drop:
+    """Pumped volume and removals over the last 3 days against the week before."""
+
+    recent_ml: float
+    before_ml: float
+    per_day_recent: float
+    per_day_before: float
+    total_only: int
+
+    def fell(self) -> bool:
+        """The mean session fell by ``DROP_SHARE`` although removals did not."""
+        return (
+            self.before_ml > 0
+            and self.recent_ml <= (1 - DROP_SHARE) * self.before_ml
+            and self.per_day_recent >= FEWER_REMOVALS * self.per_day_before
+        )
+
+    def why(self, what: str) -> str:
+        return (
+            f"{self.recent_ml:.0f} mL a session{what} over 3 days against "
+            f"{self.before_ml:.0f} mL the week before, with {self.per_day_recent:.1f} "
+            f"removals a day against {self.per_day_before:.1f}"
+        )
 
 
-def supply_drop_total(records: Sequence[Record], now: datetime) -> tuple[str, datetime] | None:
-    """Both sides together, for a journal with sessions that kept only their total (no
-    sides), which no side's check can count: the mean session fell although removals did
-    not. (why, since), or None."""
+def _drop(records: Sequence[Record], now: datetime, side: Side | None) -> _Drop | None:
+    """``side``'s sessions and removals (None: both sides, total-only sessions too), or
+    None with fewer than 3 sessions in either window."""
     recent_from, before_from = now - DROP_RECENT, now - DROP_RECENT - DROP_BEFORE
     recent: list[float] = []
     before: list[float] = []
@@ -252,31 +237,46 @@ def supply_drop_total(records: Sequence[Record], now: datetime) -> tuple[str, da
     for record in records:
         if not isinstance(record, PumpSession | NurseFeed):
             continue
+        if side is not None and side not in record.sides:
+            continue
         at = record.start_at
         window = "recent" if recent_from <= at <= now else "before" if at >= before_from else ""
         if not window:
             continue
         removals[window] += 1
         if isinstance(record, PumpSession):
-            (recent if window == "recent" else before).append(record.volume_ml())
+            volume_ml = record.volume_ml() if side is None else record.sides[side].volume_ml
+            (recent if window == "recent" else before).append(volume_ml)
             total_only += not record.sides
-    if not total_only or len(recent) < 3 or len(before) < 3:
+    if len(recent) < 3 or len(before) < 3:
         return None
-    recent_ml, before_ml = sum(recent) / len(recent), sum(before) / len(before)
-    per_day_recent = removals["recent"] / DROP_RECENT.days
-    per_day_before = removals["before"] / DROP_BEFORE.days
-    if (
-        before_ml > 0
-        and recent_ml <= (1 - DROP_SHARE) * before_ml
-        and per_day_recent >= FEWER_REMOVALS * per_day_before
-    ):
-        return (
-            f"{recent_ml:.0f} mL a session (both sides; {total_only} with a total only) over "
-            f"3 days against {before_ml:.0f} mL the week before, with {per_day_recent:.1f} "
-            f"removals a day against {per_day_before:.1f}",
-            recent_from,
-        )
-    return None
+    return _Drop(
+        sum(recent) / len(recent),
+        sum(before) / len(before),
+        removals["recent"] / DROP_RECENT.days,
+        removals["before"] / DROP_BEFORE.days,
+        total_only,
+    )
+
+
+def supply_drop(records: Sequence[Record], now: datetime) -> list[tuple[Side, str, datetime]]:
+    """Sides whose mean pumped volume fell although removals did not: (side, why, since)."""
+    found = []
+    for side in SIDE_NAMES:
+        drop = _drop(records, now, side)
+        if drop is not None and drop.fell():
+            found.append((side, drop.why(""), now - DROP_RECENT))
+    return found
+
+
+def supply_drop_total(records: Sequence[Record], now: datetime) -> tuple[str, datetime] | None:
+    """Both sides together, for a journal with sessions that kept only their total (no
+    sides), which no side's check can count: the mean session fell although removals did
+    not. (why, since), or None."""
+    drop = _drop(records, now, None)
+    if drop is None or not drop.total_only or not drop.fell():
+        return None
+    return drop.why(f" (both sides; {drop.total_only} with a total only)"), now - DROP_RECENT
 
 
 def pregnant(pregnancies: Iterable[PregnancyInfo], today: date) -> PregnancyInfo | None:
