@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 import struct
 import uuid
 import zlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 PAGES = ("/", "/journal", "/stash", "/history", "/charts", "/live")
@@ -53,6 +56,34 @@ def test_the_service_worker_is_javascript_from_the_package(client: TestClient) -
     assert "http://" not in worker.text and "https://" not in worker.text  # no CDN
     outbox = anonymous.get("/static/outbox.js")
     assert outbox.status_code == 200 and "indexedDB" in outbox.text
+
+
+def test_a_changed_static_file_reaches_phones_that_kept_the_old_one(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Phones keep /static files by their stamped address and the worker names its
+    # caches after the stamp: a new app.js under the same version number must change it.
+    from letdown.web import templating
+
+    def stamps() -> tuple[str, str]:
+        page = client.get("/journal").text
+        (address,) = re.findall(r"/static/app\.js\?v=([^\"']+)", page)
+        worker = client.get("/sw.js").text
+        (cache,) = re.findall(r'const VERSION = "([^"]+)"', worker)
+        return address, cache
+
+    before = stamps()
+    assert before[0] == before[1]
+    copy = tmp_path / "static"
+    shutil.copytree(templating.STATIC, copy)
+    (copy / "app.js").write_text((copy / "app.js").read_text() + "\n// changed\n")
+    monkeypatch.setattr(templating, "STATIC", copy)
+    templating.asset_stamp.cache_clear()
+    try:
+        after = stamps()
+    finally:
+        templating.asset_stamp.cache_clear()
+    assert after[0] == after[1] != before[0]
 
 
 def quick_care(client: TestClient, uid: str, **extra: str) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import JSONResponse, Response
 
-from letdown import __version__
+from letdown.web.templating import asset_stamp
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,9 +65,10 @@ def get_manifest() -> Response:
 def service_worker() -> Response:
     """The service worker, at the root so that it may look after every page.
 
-    Its caches are named after the version, so that a new letdown drops the old pages.
+    Its caches are named after the static files' stamp, so that a new letdown (or any
+    change to those files) drops the old pages and files.
     """
-    script = (STATIC / "sw.js").read_text(encoding="utf-8").replace("__VERSION__", __version__)
+    script = (STATIC / "sw.js").read_text(encoding="utf-8").replace("__VERSION__", asset_stamp())
     return Response(script, media_type="text/javascript", headers=NO_STORE)
 
 
