@@ -102,6 +102,12 @@ class SimPump(BasePump):
         )
         """Whether ``read_sides`` may read the twin's readings directly (a subclass that
         changes what a side reads gets the four reads instead)."""
+        self._own_kick = cls._kick is SimPump._kick
+        self._own_status = cls._faults is SimPump._faults and cls._presses is SimPump._presses
+        """Likewise for the kick and the status (the safety core's calls every tick)."""
+        self._one_step_s = self.twin.pneumatics.max_step_s * 1.000001
+        """A step no longer than this is the twin's single step (``Twin.step`` splits
+        longer ones)."""
 
     def inject(
         self,
@@ -127,7 +133,12 @@ class SimPump(BasePump):
         self.twin.press(PressKind(kind), None if side is None else Side(side))
 
     def _advance(self, dt_s: float) -> None:
-        readings = self.twin.step(self._commands, dt_s)
+        twin = self.twin
+        readings = (
+            twin._step(self._commands, dt_s)
+            if 0.0 < dt_s <= self._one_step_s
+            else twin.step(self._commands, dt_s)
+        )
         if readings.presses:
             self._presses_seen.extend(readings.presses)
         self._readings = readings
@@ -163,6 +174,29 @@ class SimPump(BasePump):
             scales[0],
             scales[1],
         )
+
+    # The safety core's per-tick calls below answer in one call, with ``BasePump``'s
+    # checks; on a closed pump, or a subclass with its own ``_kick``..., they go the
+    # ``BasePump`` way.
+    def kick(self) -> None:
+        if self._closed or not self._own_kick:
+            super().kick()
+            return
+        self._commands.kick = True
+
+    def faults(self) -> frozenset[HardwareFault]:
+        if self._closed or not self._own_status:
+            return super().faults()
+        return _WATCHDOG if self._readings.watchdog_tripped else _NO_FAULTS
+
+    def presses(self) -> tuple[Press, ...]:
+        if self._closed or not self._own_status:
+            return super().presses()
+        if not self._presses_seen:
+            return ()
+        presses = tuple(self._presses_seen)
+        self._presses_seen.clear()
+        return presses
 
     def _read_vacuum(self, side: Side) -> tuple[float, float] | None:
         readings = self._readings
