@@ -9,6 +9,8 @@ allows and never sleeps on the wall clock.
 
 from __future__ import annotations
 
+from typing import Final
+
 from letdown.device.base import (
     BasePump,
     HardwareFault,
@@ -28,6 +30,12 @@ from letdown.twin.model import Commands, PneumaticsSpec, Readings, Twin
 _LEFT = Side.LEFT
 _WATCHDOG = frozenset({HardwareFault.WATCHDOG})
 _NO_FAULTS: frozenset[HardwareFault] = frozenset()
+_PRESSES: Final = 4
+_WATCHDOG_TRIPPED: Final = 5
+"""Fields of the twin's ``Readings`` read every tick, by index: CPython 3.11 does not
+specialise a NamedTuple's attribute lookups (each goes the slow, generic way)."""
+assert Readings._fields[_PRESSES] == "presses"
+assert Readings._fields[_WATCHDOG_TRIPPED] == "watchdog_tripped"
 _new_tuple = tuple.__new__
 """Makes a reading without the NamedTuple's Python-level ``__new__`` (the core reads
 both sides every tick)."""
@@ -73,8 +81,8 @@ class SimClock:
             return
         # One tick, the common case: ``_advance`` inline (the safety core sleeps every tick).
         readings = twin._step(pump._commands, dt_s)
-        if readings.presses:
-            pump._presses_seen.extend(readings.presses)
+        if readings[_PRESSES]:
+            pump._presses_seen.extend(readings[_PRESSES])
         pump._readings = readings
 
 
@@ -158,15 +166,12 @@ class SimPump(BasePump):
     def read_sides(self) -> SideReadings:
         if self._closed or not self._own_reads:
             return super().read_sides()
-        readings = self._readings
-        at_s = readings.at_s
-        left, right = readings.vacuum_mmhg
-        scale_at_s = readings.volume_at_s
-        if scale_at_s != self._scales_at_s or readings.volume_ml != self._scales_ml:
+        at_s, (left, right), volume_ml, scale_at_s, _, _ = self._readings
+        if scale_at_s != self._scales_at_s or volume_ml != self._scales_ml:
             # The scale samples at 10 Hz: its readings are made once per sample.
             self._scales_at_s = scale_at_s
-            self._scales_ml = readings.volume_ml
-            scale_l, scale_r = readings.volume_ml
+            self._scales_ml = volume_ml
+            scale_l, scale_r = volume_ml
             self._scales = (
                 None
                 if scale_l is None or not -1e6 < scale_l < 1e6
@@ -199,7 +204,7 @@ class SimPump(BasePump):
     def faults(self) -> frozenset[HardwareFault]:
         if self._closed or not self._own_status:
             return super().faults()
-        return _WATCHDOG if self._readings.watchdog_tripped else _NO_FAULTS
+        return _WATCHDOG if self._readings[_WATCHDOG_TRIPPED] else _NO_FAULTS
 
     def presses(self) -> tuple[Press, ...]:
         if self._closed or not self._own_status:

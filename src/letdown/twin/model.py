@@ -554,7 +554,13 @@ class Twin:
                     shape *= to_end_s / tail_s
                 drive += ejection.strength * shape
             if now - self._active[0].start_s >= self._active[0].duration_s:
-                self._active = [e for e in self._active if now - e.start_s < e.duration_s]
+                # (A loop, not a comprehension: one would make ``now`` a closure cell,
+                # slower to read all through this step.)
+                still: list[EjectionRecord] = []
+                for e in self._active:
+                    if now - e.start_s < e.duration_s:
+                        still.append(e)
+                self._active = still
             drive = (drive if drive < MAX_DRIVE else MAX_DRIVE) + BASE_FLOW
         if ejections:
             record = ejections[-1]
