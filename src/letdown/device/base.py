@@ -33,6 +33,11 @@ class VolumeReading(NamedTuple):
     at_s: float
 
 
+_LEFT = Side.LEFT
+_RIGHT = Side.RIGHT
+"""The sides as module constants: an enum member read through its class is a slow
+attribute lookup, and the per-side checks below run every tick."""
+
 SideReadings = tuple[
     VacuumReading | None, VacuumReading | None, VolumeReading | None, VolumeReading | None
 ]
@@ -172,7 +177,7 @@ class BasePump(ABC):
 
     def read_vacuum(self, side: Side) -> VacuumReading | None:
         """The latest vacuum sample on ``side``, or None when the sensor gives none."""
-        if self._closed or (side is not Side.LEFT and side is not Side.RIGHT):
+        if self._closed or (side is not _LEFT and side is not _RIGHT):
             side = self._check(side)
         raw = self._read_vacuum(side)
         if raw is None or not -1e6 < raw[0] < 1e6:
@@ -181,7 +186,7 @@ class BasePump(ABC):
 
     def read_volume(self, side: Side) -> VolumeReading | None:
         """The latest collected-volume sample on ``side`` (lags the nipple by ~0.5 s)."""
-        if self._closed or (side is not Side.LEFT and side is not Side.RIGHT):
+        if self._closed or (side is not _LEFT and side is not _RIGHT):
             side = self._check(side)
         raw = self._read_volume(side)
         if raw is None or not -1e6 < raw[0] < 1e6:
@@ -202,7 +207,7 @@ class BasePump(ABC):
 
     def set_duty(self, side: Side, duty: float) -> None:
         """Ask the motor serving ``side`` for ``duty`` in 0..1 (fraction of full power)."""
-        if self._closed or (side is not Side.LEFT and side is not Side.RIGHT):
+        if self._closed or (side is not _LEFT and side is not _RIGHT):
             side = self._check(side)
         if not 0.0 <= duty <= 1.0:
             raise ValueError(f"motor duty must be within 0..1, got {duty!r}")
@@ -210,7 +215,7 @@ class BasePump(ABC):
 
     def set_vent(self, side: Side, open_: bool) -> None:
         """Open (release vacuum) or close the vent valve of ``side``."""
-        if self._closed or (side is not Side.LEFT and side is not Side.RIGHT):
+        if self._closed or (side is not _LEFT and side is not _RIGHT):
             side = self._check(side)
         self._set_vent(side, open_ is True or bool(open_))
 

@@ -9,6 +9,8 @@ allows and never sleeps on the wall clock.
 
 from __future__ import annotations
 
+from typing import Final
+
 from letdown.device.base import (
     BasePump,
     HardwareFault,
@@ -28,6 +30,12 @@ from letdown.twin.model import Commands, PneumaticsSpec, Readings, Twin
 _LEFT = Side.LEFT
 _WATCHDOG = frozenset({HardwareFault.WATCHDOG})
 _NO_FAULTS: frozenset[HardwareFault] = frozenset()
+_PRESSES: Final = 4
+_WATCHDOG_TRIPPED: Final = 5
+"""Fields of the twin's ``Readings`` read every tick, by index: CPython 3.11 does not
+specialise a NamedTuple's attribute lookups (each goes the slow, generic way)."""
+assert Readings._fields[_PRESSES] == "presses"
+assert Readings._fields[_WATCHDOG_TRIPPED] == "watchdog_tripped"
 _new_tuple = tuple.__new__
 """Makes a reading without the NamedTuple's Python-level ``__new__`` (the core reads
 both sides every tick)."""
@@ -64,9 +72,18 @@ class SimClock:
 
     def sleep_until(self, at_s: float) -> None:
         pump = self._pump
-        dt_s = at_s - pump.twin._now_s
-        if dt_s > 1e-9:
+        twin = pump.twin
+        dt_s = at_s - twin._now_s
+        if not dt_s > 1e-9:
+            return  # (a NaN deadline too)
+        if dt_s > pump._one_step_s:
             pump._advance(dt_s)
+            return
+        # One tick, the common case: ``_advance`` inline (the safety core sleeps every tick).
+        readings = twin._step(pump._commands, dt_s)
+        if readings[_PRESSES]:
+            pump._presses_seen.extend(readings[_PRESSES])
+        pump._readings = readings
 
 
 class SimPump(BasePump):
@@ -102,6 +119,15 @@ class SimPump(BasePump):
         )
         """Whether ``read_sides`` may read the twin's readings directly (a subclass that
         changes what a side reads gets the four reads instead)."""
+        self._own_kick = cls._kick is SimPump._kick
+        self._own_status = cls._faults is SimPump._faults and cls._presses is SimPump._presses
+        """Likewise for the kick and the status (the safety core's calls every tick)."""
+        self._one_step_s = (
+            self.twin.pneumatics.max_step_s * 1.000001 if cls._advance is SimPump._advance else 0.0
+        )
+        """A step no longer than this is the twin's single step (``Twin.step`` splits
+        longer ones), taken inline by the clock (0: a subclass's own ``_advance`` takes
+        every step)."""
 
     def inject(
         self,
@@ -127,7 +153,12 @@ class SimPump(BasePump):
         self.twin.press(PressKind(kind), None if side is None else Side(side))
 
     def _advance(self, dt_s: float) -> None:
-        readings = self.twin.step(self._commands, dt_s)
+        twin = self.twin
+        readings = (
+            twin._step(self._commands, dt_s)
+            if 0.0 < dt_s <= self._one_step_s
+            else twin.step(self._commands, dt_s)
+        )
         if readings.presses:
             self._presses_seen.extend(readings.presses)
         self._readings = readings
@@ -135,15 +166,12 @@ class SimPump(BasePump):
     def read_sides(self) -> SideReadings:
         if self._closed or not self._own_reads:
             return super().read_sides()
-        readings = self._readings
-        at_s = readings.at_s
-        left, right = readings.vacuum_mmhg
-        scale_at_s = readings.volume_at_s
-        if scale_at_s != self._scales_at_s or readings.volume_ml != self._scales_ml:
+        at_s, (left, right), volume_ml, scale_at_s, _, _ = self._readings
+        if scale_at_s != self._scales_at_s or volume_ml != self._scales_ml:
             # The scale samples at 10 Hz: its readings are made once per sample.
             self._scales_at_s = scale_at_s
-            self._scales_ml = readings.volume_ml
-            scale_l, scale_r = readings.volume_ml
+            self._scales_ml = volume_ml
+            scale_l, scale_r = volume_ml
             self._scales = (
                 None
                 if scale_l is None or not -1e6 < scale_l < 1e6
@@ -163,6 +191,29 @@ class SimPump(BasePump):
             scales[0],
             scales[1],
         )
+
+    # The safety core's per-tick calls below answer in one call, with ``BasePump``'s
+    # checks; on a closed pump, or a subclass with its own ``_kick``..., they go the
+    # ``BasePump`` way.
+    def kick(self) -> None:
+        if self._closed or not self._own_kick:
+            super().kick()
+            return
+        self._commands.kick = True
+
+    def faults(self) -> frozenset[HardwareFault]:
+        if self._closed or not self._own_status:
+            return super().faults()
+        return _WATCHDOG if self._readings[_WATCHDOG_TRIPPED] else _NO_FAULTS
+
+    def presses(self) -> tuple[Press, ...]:
+        if self._closed or not self._own_status:
+            return super().presses()
+        if not self._presses_seen:
+            return ()
+        presses = tuple(self._presses_seen)
+        self._presses_seen.clear()
+        return presses
 
     def _read_vacuum(self, side: Side) -> tuple[float, float] | None:
         readings = self._readings

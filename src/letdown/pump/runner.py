@@ -133,7 +133,9 @@ def run_program(
                 ceiling_mmhg = ceiling(side)
                 duty, vent_open = command(
                     now_s,
-                    None if reading is None else reading.vacuum_mmhg,
+                    # reading[0] is its vacuum_mmhg (by index: CPython 3.11 does not
+                    # specialise a NamedTuple's attribute lookups)
+                    None if reading is None else reading[0],
                     rate_cpm,
                     peak_mmhg if peak_mmhg < ceiling_mmhg else ceiling_mmhg,
                     hold_s,

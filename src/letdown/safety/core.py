@@ -611,7 +611,52 @@ class Core:
                 return _SAFE
             if now_s >= self._ends_s:
                 self.stop(TIME_LIMIT, now_s)
-        return self._gate(now_s)
+        # The controller's requests, checked against this tick's readings: no pull past the
+        # cap or the ceiling (ramped from the start), a release just above the ceiling, and
+        # no vent shut past one slow cycle or a peak held past an infant's hold. (Here, not
+        # in a method of its own: it runs every tick.)
+        halt = bool(self.stopped) or not self._alive
+        no_pull_mmhg = self._cap_now - self._k_tick * self._stall
+        for s in self._sides:
+            duty = s.duty
+            vent = s.vent
+            r = s.reading
+            if halt or s.paused or r is None or now_s < s.release_until_s:
+                duty = 0.0
+                vent = True
+            else:
+                ceiling = s.ceiling_mmhg
+                ramp = START_MMHG + RAMP_MMHG_S * (now_s - s.ramp_from_s)
+                if ramp < ceiling:
+                    ceiling = ramp
+                if r >= ceiling or r >= no_pull_mmhg:
+                    duty = 0.0
+                if r >= ceiling + VENT_GATE_MMHG:
+                    vent = True
+            if vent:
+                s.closed_since_s = None
+                s.held_since_s = None
+            else:
+                if s.closed_since_s is None:
+                    s.closed_since_s = now_s
+                if r is not None and r >= s.ceiling_mmhg - HOLD_BAND_MMHG:
+                    if s.held_since_s is None:
+                        s.held_since_s = now_s
+                else:
+                    s.held_since_s = None
+                if now_s - s.closed_since_s >= MAX_CLOSED_S or (
+                    s.held_since_s is not None and now_s - s.held_since_s >= MAX_HOLD_S
+                ):
+                    # Every cycle vents: release for a few vent time constants.
+                    s.release_until_s = now_s + 4.0 / self._vent_min
+                    s.closed_since_s = None
+                    s.held_since_s = None
+                    duty = 0.0
+                    vent = True
+            s.out_duty = duty
+            s.out_vent = vent
+        left, right = self._sides
+        return (left.out_duty, left.out_vent, right.out_duty, right.out_vent)
 
     def check(
         self,
@@ -777,9 +822,32 @@ class Core:
                 if s.ambiguous_now:
                     s.ambiguous_now = False
                     s.ambiguous = True
-            fault = self._pull(s, r, rp, duty, now_s, dt, f_sealed, k_pull)
-            if fault is not None:
-                return fault
+            # While the vent stays shut, the vacuum must rise at least as fast as the
+            # slowest declared pull and at most as fast as the fastest: a sensor whose gain
+            # drifted (reads 30 % low, say) rises too slowly, long before the true vacuum
+            # hurts. (Inline, not a method: it runs most ticks.)
+            if s.pull_lo < 0.0:
+                s.pull_lo = s.pull_hi = r
+                s.pull_full = True
+                s.pull_low = s.pull_high = 0
+            else:
+                stall = self._stall
+                s.pull_hi += k_pull * duty * (stall - s.pull_hi)
+                s.pull_lo = s.pull_lo * f_sealed + self._pull_min * dt * duty * (stall - s.pull_lo)
+                if duty < FULL_DUTY:
+                    s.pull_full = False
+                if self._pull_min > 0.0 and r > rp and r >= LEAK_FLOOR_MMHG and r < s.pull_lo - m2:
+                    s.pull_low += 1
+                    if s.pull_low >= PULL_TICKS:
+                        return self.trip(PRESSURE_GAIN, s.index, now_s)
+                else:
+                    s.pull_low = 0
+                if s.pull_full and r > s.pull_hi + m2:
+                    s.pull_high += 1
+                    if s.pull_high >= PULL_TICKS:
+                        return self.trip(PRESSURE_GAIN, s.index, now_s)
+                else:
+                    s.pull_high = 0
         if r >= LEAK_FLOOR_MMHG:
             s.leak_s = 0.0
         elif not vent:
@@ -805,46 +873,6 @@ class Core:
         i = slot % PEAK_SLOTS
         if r > s.peaks[i]:
             s.peaks[i] = r
-
-    def _pull(
-        self,
-        s: _Side,
-        r: float,
-        rp: float,
-        duty: float,
-        now_s: float,
-        dt: float,
-        f_sealed: float,
-        k_pull: float,
-    ) -> Fault | None:
-        """While the vent stays shut, the vacuum must rise at least as fast as the slowest
-        declared pull and at most as fast as the fastest: a sensor whose gain drifted
-        (reads 30 % low, say) rises too slowly, long before the true vacuum hurts."""
-        if s.pull_lo < 0.0:
-            s.pull_lo = s.pull_hi = r
-            s.pull_full = True
-            s.pull_low = s.pull_high = 0
-            return None
-        stall = self._stall
-        s.pull_hi += k_pull * duty * (stall - s.pull_hi)
-        s.pull_lo = s.pull_lo * f_sealed + self._pull_min * dt * duty * (stall - s.pull_lo)
-        if duty < FULL_DUTY:
-            s.pull_full = False
-        m2 = self._m2
-        rising = r > rp
-        if self._pull_min > 0.0 and rising and r >= LEAK_FLOOR_MMHG and r < s.pull_lo - m2:
-            s.pull_low += 1
-            if s.pull_low >= PULL_TICKS:
-                return self.trip(PRESSURE_GAIN, s.index, now_s)
-        else:
-            s.pull_low = 0
-        if s.pull_full and r > s.pull_hi + m2:
-            s.pull_high += 1
-            if s.pull_high >= PULL_TICKS:
-                return self.trip(PRESSURE_GAIN, s.index, now_s)
-        else:
-            s.pull_high = 0
-        return None
 
     def _vented(self, u: float, duty: float, dt: float) -> float:
         """The highest vacuum can be after ``dt`` with the vent open at ``duty``."""
@@ -1028,53 +1056,6 @@ class Core:
         return None
 
     # --- what reaches the hardware ----------------------------------------------------------
-    def _gate(self, now_s: float) -> tuple[float, bool, float, bool]:
-        """The controller's requests, checked against this tick's readings: no pull past
-        the cap or the ceiling (ramped from the start), a release just above the ceiling,
-        and no vent shut past one slow cycle or a peak held past an infant's hold."""
-        halt = bool(self.stopped) or not self._alive
-        no_pull_mmhg = self._cap_now - self._k_tick * self._stall
-        for s in self._sides:
-            duty = s.duty
-            vent = s.vent
-            r = s.reading
-            if halt or s.paused or r is None or now_s < s.release_until_s:
-                duty = 0.0
-                vent = True
-            else:
-                ceiling = s.ceiling_mmhg
-                ramp = START_MMHG + RAMP_MMHG_S * (now_s - s.ramp_from_s)
-                if ramp < ceiling:
-                    ceiling = ramp
-                if r >= ceiling or r >= no_pull_mmhg:
-                    duty = 0.0
-                if r >= ceiling + VENT_GATE_MMHG:
-                    vent = True
-            if vent:
-                s.closed_since_s = None
-                s.held_since_s = None
-            else:
-                if s.closed_since_s is None:
-                    s.closed_since_s = now_s
-                if r is not None and r >= s.ceiling_mmhg - HOLD_BAND_MMHG:
-                    if s.held_since_s is None:
-                        s.held_since_s = now_s
-                else:
-                    s.held_since_s = None
-                if now_s - s.closed_since_s >= MAX_CLOSED_S or (
-                    s.held_since_s is not None and now_s - s.held_since_s >= MAX_HOLD_S
-                ):
-                    # Every cycle vents: release for a few vent time constants.
-                    s.release_until_s = now_s + 4.0 / self._vent_min
-                    s.closed_since_s = None
-                    s.held_since_s = None
-                    duty = 0.0
-                    vent = True
-            s.out_duty = duty
-            s.out_vent = vent
-        left, right = self._sides
-        return (left.out_duty, left.out_vent, right.out_duty, right.out_vent)
-
     def safe_outputs(self) -> tuple[float, bool, float, bool]:
         """Motors off, vents open: what a latched or stopped core applies."""
         return _SAFE

@@ -96,6 +96,7 @@ class SafePump:
             session_max_s=session_max_s,
         )
         self._backend_clock = backend.clock
+        self._backend_sleep = self._backend_clock.sleep_until
         now_s = self._backend_clock.now_s()
         self.core = core.Core(limits, now_s)
         self._sides = self.core._sides
@@ -336,7 +337,7 @@ class SafePump:
         if not self._stepped:
             self._backend_clock.sleep_until(at_s)
             return
-        backend_sleep = self._backend_clock.sleep_until
+        backend_sleep = self._backend_sleep
         lock = self._lock
         while True:
             if self._next_s > at_s + 1e-9 and not self._close_requested:
@@ -379,7 +380,8 @@ class SafePump:
         c = self.core
         try:
             now_s = self._backend_clock.now_s()
-            left, right, scale_l, scale_r = self._read_sides()
+            read_sides = self._read_sides  # (an attribute, not a method: no LOAD_METHOD)
+            left, right, scale_l, scale_r = read_sides()
             hardware = backend.faults()
             presses = backend.presses()
         except Exception as exc:
@@ -407,13 +409,15 @@ class SafePump:
             actual = self._reported()
             if actual is not None:
                 c.applied(*actual)
+        # The readings' fields by index ([0] the value, [1] its time): CPython 3.11 does
+        # not specialise a NamedTuple's attribute lookups, and this runs every tick.
         outputs = c.tick(
             now_s,
-            None if left is None else left.vacuum_mmhg,
-            None if right is None else right.vacuum_mmhg,
-            None if scale_l is None else scale_l.volume_ml,
-            None if scale_r is None else scale_r.volume_ml,
-            None if scale_l is None else scale_l.at_s,
+            None if left is None else left[0],
+            None if right is None else right[0],
+            None if scale_l is None else scale_l[0],
+            None if scale_r is None else scale_r[0],
+            None if scale_l is None else scale_l[1],
             bool(hardware),
             late_s,
         )

@@ -248,6 +248,12 @@ class _Noise:
         self._next = index + 1
         return self._block[index]
 
+    def refill(self) -> list[float]:
+        """A new block, from its first draw (``Twin._step`` draws from it inline)."""
+        self._block = self._generator.standard_normal(self.BLOCK).tolist()
+        self._next = 0
+        return self._block
+
 
 class _Side:
     """One side's state: pneumatics, sensors, milk, pain and the hand."""
@@ -391,6 +397,8 @@ class Twin:
         self._volume_due_s = spec.volume_period_s
         self._volume_at_s = 0.0
         self._last_kick_s = 0.0
+        self._watchdog_due_s = spec.watchdog_s - 1e-9
+        """Not kicked for this long (less a nanosecond's grace), the watchdog trips."""
         self._armed = True
         """Armed from power-up: a controller that never kicks is caught within the period."""
         self._tripped = False
@@ -493,68 +501,46 @@ class Twin:
         return self._step(commands, dt_s)
 
     def _step(self, commands: Commands, dt: float) -> Readings:
+        # One pass per side does pneumatics, sensor and physiology (the reflex and the
+        # ejections' drive come first: they depend only on earlier steps), with the
+        # side's state in locals: this runs 200 times a simulated second.
         started = self._now_s
         now = started + dt
         self._now_s = now
         if now >= self._next_fault_s:
             self._activate(now)
-        left, right = self._sides
+        left, right = sides = self._sides
         # Commands sent at the start of this step arrive unless the loop stalled by then
         # (a microsecond's grace for the float sum of many steps).
         if not self._stall_from_s <= started + 1e-6 < self._stall_until_s:
-            left.duty = commands.duty[0]
-            right.duty = commands.duty[1]
-            left.vent_open = commands.vent_open[0]
-            right.vent_open = commands.vent_open[1]
+            asked_duty = commands.duty
+            left.duty = asked_duty[0]
+            right.duty = asked_duty[1]
+            asked_vent = commands.vent_open
+            left.vent_open = asked_vent[0]
+            right.vent_open = asked_vent[1]
             if commands.kick:
                 # The kick was sent at the start of this step.
                 commands.kick = False
                 self._last_kick_s = started
                 self._armed = True
-        if (
-            self._armed
-            and not self._tripped
-            and now - self._last_kick_s >= self.pneumatics.watchdog_s - 1e-9
-        ):
+        if self._armed and not self._tripped and now - self._last_kick_s >= self._watchdog_due_s:
             self._tripped = True
         tripped = self._tripped
 
-        # Pneumatics: dv/dt = pull*duty*(stall - v) - (leak + vent)*v, integrated exactly.
-        if self._shared:
-            motor = left.duty if left.duty > right.duty else right.duty
-            if left.motor_stuck or right.motor_stuck:
-                motor = 1.0
-            duties = (motor, motor)
-        else:
-            duties = (
-                1.0 if left.motor_stuck else left.duty,
-                1.0 if right.motor_stuck else right.duty,
-            )
-        pull = self._pull
-        stall = self._stall
-        vent_rate = self._vent_rate
-        inv_step = self._inv_step
-        exp = math.exp
-        noise = self._noise.normal
-        for s in self._sides:
-            duty = 0.0 if tripped else duties[s.index]
-            vent = tripped or (s.vent_open and not s.vent_stuck)
-            rate = pull * duty + s.leak_per_s + (vent_rate if vent else 0.0)
-            if rate > 0.0:
-                target = pull * duty * stall / rate
-                s.v = target + (s.v - target) * exp(-rate * dt)
-            s.motor = duty
-            if s.pressure_dropout:
-                s.pressure = None
-            elif s.pressure_stuck is None:
-                if s.gain_drift is not None:
-                    from_s, over_s, to_gain = s.gain_drift
-                    done = 1.0 if over_s <= 0.0 else min(1.0, (now - from_s) / over_s)
-                    s.pressure_gain = 1.0 + (to_gain - 1.0) * done
-                raw = s.v * s.pressure_gain - s.pressure_offset + noise() * s.pressure_noise
-                s.pressure = round(raw * inv_step) / inv_step
-
-        self._reflex(now, dt)
+        # The reflex: stimulation (both sides' last threshold crossings) accrues to the
+        # next ejection.
+        stimulated = (now - left.last_cross_s <= STIMULATION_WINDOW_S) + (
+            now - right.last_cross_s <= STIMULATION_WINDOW_S
+        )
+        ejections = self.ejections
+        if stimulated:
+            count = len(ejections)
+            self._stimulated_s += dt if stimulated == 2 or count == 0 else dt * SINGLE_SIDE_RATE
+            if count < self._count_max and self._stimulated_s >= self._due_s[count]:
+                ejection = EjectionRecord(now, self._durations_s[count], self._strengths[count])
+                ejections.append(ejection)
+                self._active.append(ejection)
         drive = BASE_FLOW
         record = None
         if self._active:
@@ -568,24 +554,153 @@ class Twin:
                     shape *= to_end_s / tail_s
                 drive += ejection.strength * shape
             if now - self._active[0].start_s >= self._active[0].duration_s:
-                self._active = [e for e in self._active if now - e.start_s < e.duration_s]
+                # (A loop, not a comprehension: one would make ``now`` a closure cell,
+                # slower to read all through this step.)
+                still: list[EjectionRecord] = []
+                for e in self._active:
+                    if now - e.start_s < e.duration_s:
+                        still.append(e)
+                self._active = still
             drive = (drive if drive < MAX_DRIVE else MAX_DRIVE) + BASE_FLOW
-        if self.ejections:
-            record = self.ejections[-1]
-
+        if ejections:
+            record = ejections[-1]
         if dt != self._decay_dt:
             self._decay_dt = dt
             self._pain_decay = math.exp(-dt / PAIN_DECAY_S)
-        for s in self._sides:
-            self._physiology(s, now, dt, drive, record)
+        pain_decay = self._pain_decay
+
+        # With one motor for both sides each runs at the larger duty.
+        shared = self._shared
+        shared_duty = 0.0
+        if shared:
+            shared_duty = left.duty if left.duty > right.duty else right.duty
+            if left.motor_stuck or right.motor_stuck:
+                shared_duty = 1.0
+        pull = self._pull
+        stall = self._stall
+        vent_rate = self._vent_rate
+        inv_step = self._inv_step
+        exp = math.exp
+        noise = self._noise
+        block = noise._block
+        drawn = noise._next
+        for s in sides:
+            # Pneumatics: dv/dt = pull*duty*(stall - v) - (leak + vent)*v, integrated
+            # exactly.
+            if tripped:
+                duty = 0.0
+            elif shared:
+                duty = shared_duty
+            else:
+                duty = 1.0 if s.motor_stuck else s.duty
+            vent = tripped or (s.vent_open and not s.vent_stuck)
+            rate = pull * duty + s.leak_per_s + (vent_rate if vent else 0.0)
+            v = s.v
+            if rate > 0.0:
+                target = pull * duty * stall / rate
+                s.v = v = target + (v - target) * exp(-rate * dt)
+            s.motor = duty
+            if s.pressure_dropout:
+                s.pressure = None
+            elif s.pressure_stuck is None:
+                if s.gain_drift is not None:
+                    from_s, over_s, to_gain = s.gain_drift
+                    done = 1.0 if over_s <= 0.0 else min(1.0, (now - from_s) / over_s)
+                    s.pressure_gain = 1.0 + (to_gain - 1.0) * done
+                if drawn >= len(block):
+                    block = noise.refill()
+                    drawn = 0
+                raw = v * s.pressure_gain - s.pressure_offset + block[drawn] * s.pressure_noise
+                drawn += 1
+                s.pressure = round(raw * inv_step) / inv_step
+
+            # Stimulation and the vacuum that drives flow: the peak of each cycle.
+            prev_v = s.prev_v
+            if v >= THRESHOLD_MMHG:
+                if prev_v < THRESHOLD_MMHG:
+                    s.last_cross_s = now
+                if v > s.cycle_max:
+                    s.cycle_max = v
+                if v > s.envelope:
+                    s.envelope = v
+            elif prev_v >= THRESHOLD_MMHG:
+                s.envelope = s.cycle_max
+                s.cycle_max = 0.0
+            s.prev_v = v
+            if now - s.last_cross_s > STIMULATION_WINDOW_S:
+                s.envelope = v if v >= THRESHOLD_MMHG else 0.0
+
+            # Flow: ejection drive x vacuum x how full the side still is.
+            flow = 0.0
+            envelope = s.envelope
+            remaining_ml = s.remaining_ml
+            if envelope > THRESHOLD_MMHG and remaining_ml > 0.0:
+                gain = math.sqrt((envelope - THRESHOLD_MMHG) / s.span_mmhg)
+                if gain > MAX_VACUUM_GAIN:
+                    gain = MAX_VACUUM_GAIN
+                flow = s.flow_per_s * gain * (remaining_ml / s.available_ml) * drive
+                removed = flow * dt
+                if removed > remaining_ml:
+                    removed = remaining_ml
+                s.remaining_ml = remaining_ml - removed
+                s.removed_ml += removed
+                if record is not None:
+                    record.volume_ml[s.index] += removed
+                    if flow * 60.0 > record.peak_flow_ml_min[s.index]:
+                        record.peak_flow_ml_min[s.index] = flow * 60.0
+            s.flow_ml_s = flow
+
+            # Pain: vacuum above comfort, worse the longer it is held.
+            comfort_mmhg = s.comfort_mmhg
+            if v > comfort_mmhg:
+                s.held_s += dt
+                s.above_comfort_s += dt
+                felt = s.pain_per_mmhg * (v - comfort_mmhg) * (1.0 + HOLD_GAIN_PER_S * s.held_s)
+            else:
+                s.held_s = 0.0
+                felt = 0.0
+            pain = s.pain * pain_decay
+            s.pain = pain = felt if felt > pain else pain
+
+            # The parent's hand.
+            if pain >= TOO_MUCH_PAIN:
+                if s.too_much_since_s is None:
+                    s.too_much_since_s = now
+                elif (
+                    s.too_much_due_s is None
+                    and now - s.too_much_since_s >= TOO_MUCH_HOLD_S
+                    and now >= s.too_much_ready_s
+                ):
+                    s.too_much_due_s = now + self._hand_rng.uniform(*REACTION_S)
+            elif s.too_much_since_s is not None:
+                s.too_much_since_s = None
+            if s.too_much_due_s is not None and now >= s.too_much_due_s:
+                self._presses.append(Press(_TOO_MUCH, s.side, now))
+                self.presses_made[_TOO_MUCH] += 1
+                s.too_much_due_s = None
+                s.too_much_ready_s = now + TOO_MUCH_REPEAT_S
+            if pain >= LIMIT_PAIN:
+                s.noticed_s += dt
+                if s.limit_armed:
+                    s.limit_armed = False
+                    s.limit_due_s = now + self._hand_rng.uniform(*REACTION_S)
+            elif pain < LIMIT_REARM_PAIN and s.limit_due_s is None:
+                s.limit_armed = True
+            if s.limit_due_s is not None and now >= s.limit_due_s:
+                self._presses.append(Press(_LIMIT, s.side, now))
+                self.presses_made[_LIMIT] += 1
+                s.limit_due_s = None
+        noise._next = drawn
 
         if now >= self._volume_due_s - 1e-9:
             self._volume_due_s += self.pneumatics.volume_period_s
             self._volume_at_s = now
-            for s in self._sides:
+            for s in sides:
                 s.ring.append(s.removed_ml)
                 if not s.volume_stuck:
-                    s.volume = round(s.ring[0] + noise() * self.pneumatics.volume_noise_ml, 1)
+                    s.volume = round(
+                        s.ring[0] + noise.normal() * self.pneumatics.volume_noise_ml, 1
+                    )
         presses: tuple[Press, ...] = ()
         if self._presses:
             presses = tuple(self._presses)
@@ -602,97 +717,6 @@ class Twin:
                 tripped,
             ),
         )
-
-    def _reflex(self, now: float, dt: float) -> None:
-        left, right = self._sides
-        stimulated = (now - left.last_cross_s <= STIMULATION_WINDOW_S) + (
-            now - right.last_cross_s <= STIMULATION_WINDOW_S
-        )
-        if not stimulated:
-            return
-        count = len(self.ejections)
-        self._stimulated_s += dt if stimulated == 2 or count == 0 else dt * SINGLE_SIDE_RATE
-        if count < self._count_max and self._stimulated_s >= self._due_s[count]:
-            ejection = EjectionRecord(now, self._durations_s[count], self._strengths[count])
-            self.ejections.append(ejection)
-            self._active.append(ejection)
-
-    def _physiology(
-        self, s: _Side, now: float, dt: float, drive: float, record: EjectionRecord | None
-    ) -> None:
-        v = s.v
-        # Stimulation and the vacuum that drives flow: the peak of each cycle.
-        if v >= THRESHOLD_MMHG:
-            if s.prev_v < THRESHOLD_MMHG:
-                s.last_cross_s = now
-            if v > s.cycle_max:
-                s.cycle_max = v
-            if v > s.envelope:
-                s.envelope = v
-        elif s.prev_v >= THRESHOLD_MMHG:
-            s.envelope = s.cycle_max
-            s.cycle_max = 0.0
-        s.prev_v = v
-        if now - s.last_cross_s > STIMULATION_WINDOW_S:
-            s.envelope = v if v >= THRESHOLD_MMHG else 0.0
-
-        # Flow: ejection drive x vacuum x how full the side still is.
-        flow = 0.0
-        if s.envelope > THRESHOLD_MMHG and s.remaining_ml > 0.0:
-            gain = math.sqrt((s.envelope - THRESHOLD_MMHG) / s.span_mmhg)
-            if gain > MAX_VACUUM_GAIN:
-                gain = MAX_VACUUM_GAIN
-            flow = s.flow_per_s * gain * (s.remaining_ml / s.available_ml) * drive
-            removed = flow * dt
-            if removed > s.remaining_ml:
-                removed = s.remaining_ml
-            s.remaining_ml -= removed
-            s.removed_ml += removed
-            if record is not None:
-                record.volume_ml[s.index] += removed
-                if flow * 60.0 > record.peak_flow_ml_min[s.index]:
-                    record.peak_flow_ml_min[s.index] = flow * 60.0
-        s.flow_ml_s = flow
-
-        # Pain: vacuum above comfort, worse the longer it is held.
-        if v > s.comfort_mmhg:
-            s.held_s += dt
-            s.above_comfort_s += dt
-            felt = s.pain_per_mmhg * (v - s.comfort_mmhg) * (1.0 + HOLD_GAIN_PER_S * s.held_s)
-        else:
-            s.held_s = 0.0
-            felt = 0.0
-        pain = s.pain * self._pain_decay
-        s.pain = pain = felt if felt > pain else pain
-
-        # The parent's hand.
-        if pain >= TOO_MUCH_PAIN:
-            if s.too_much_since_s is None:
-                s.too_much_since_s = now
-            elif (
-                s.too_much_due_s is None
-                and now - s.too_much_since_s >= TOO_MUCH_HOLD_S
-                and now >= s.too_much_ready_s
-            ):
-                s.too_much_due_s = now + self._hand_rng.uniform(*REACTION_S)
-        else:
-            s.too_much_since_s = None
-        if s.too_much_due_s is not None and now >= s.too_much_due_s:
-            self._presses.append(Press(_TOO_MUCH, s.side, now))
-            self.presses_made[_TOO_MUCH] += 1
-            s.too_much_due_s = None
-            s.too_much_ready_s = now + TOO_MUCH_REPEAT_S
-        if pain >= LIMIT_PAIN:
-            s.noticed_s += dt
-            if s.limit_armed:
-                s.limit_armed = False
-                s.limit_due_s = now + self._hand_rng.uniform(*REACTION_S)
-        elif pain < LIMIT_REARM_PAIN and s.limit_due_s is None:
-            s.limit_armed = True
-        if s.limit_due_s is not None and now >= s.limit_due_s:
-            self._presses.append(Press(_LIMIT, s.side, now))
-            self.presses_made[_LIMIT] += 1
-            s.limit_due_s = None
 
     def _activate(self, now: float) -> None:
         while self._pending and self._pending[0].at_s <= now:
