@@ -304,6 +304,27 @@ def _run_one(args: tuple[ParentSpec, str, int, bool]) -> ParentRun:
     return run_parent(*args)
 
 
+def single_side_pct(parent: ParentSpec, seed: str, index: int) -> float:
+    """C1's session alone, as ``run_parent`` runs it: the side it pumps alone, at its Kent
+    MCV, % of that side's available milk removed in 15 min (C1 on more parents for less)."""
+    found = kent_mcv(parent, seed)
+    side = SIDES[index % 2]
+    single, _ = _session(parent, seed, TWO_PHASE, found, (side,))
+    return _removed_pct(single, (side,))
+
+
+def _single_one(args: tuple[ParentSpec, str, int]) -> float:
+    return single_side_pct(*args)
+
+
+def run_single_sides(cohort: Cohort, *, jobs: int | None = None) -> list[float]:
+    """``single_side_pct`` of every parent of ``cohort``."""
+    tasks = [
+        (parent, cohort.session_seed(index), index) for index, parent in enumerate(cohort.parents)
+    ]
+    return map_tasks(_single_one, tasks, jobs=jobs)
+
+
 def run_cohort(
     cohort: Cohort,
     *,
