@@ -153,12 +153,7 @@ class SimPump(BasePump):
         self.twin.press(PressKind(kind), None if side is None else Side(side))
 
     def _advance(self, dt_s: float) -> None:
-        twin = self.twin
-        readings = (
-            twin._step(self._commands, dt_s)
-            if 0.0 < dt_s <= self._one_step_s
-            else twin.step(self._commands, dt_s)
-        )
+        readings = self.twin.step(self._commands, dt_s)
         if readings.presses:
             self._presses_seen.extend(readings.presses)
         self._readings = readings
