@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 from tests.web.axe import axe_violations
-from tests.web.test_browser import PHONE, WAIT_MS, browser, log_in, served
+from tests.web.test_browser import PHONE, WAIT_MS, browser, log_in, red_flag_symptom, served
 
 from letdown.journal import Accounts, Journal, Role
-from letdown.journal.records import Care, Symptom, now_utc, validate
+from letdown.journal.records import Care, now_utc, validate
 from letdown.web import Settings, create_app
 from letdown.web.demo import (
     DEMO_HOUSEHOLD,
@@ -94,16 +94,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             book = journal.book(DEMO_HOUSEHOLD, PARENT.member)
             now = now_utc()
             book.add(validate(Care, {"start_at": now - timedelta(hours=2), "care": "salve"}))
-            book.add(  # a red flag on the nursing parent's dashboard
-                validate(
-                    Symptom,
-                    {
-                        "start_at": now - timedelta(hours=1),
-                        "fever_c": 38.9,
-                        "sides": {"left": {"redness": True, "pain": 6}},
-                    },
-                )
-            )
+            # A red flag on the nursing parent's dashboard.
+            book.add(red_flag_symptom(now - timedelta(hours=1)))
             accounts = Accounts(journal.engine)
             alex = accounts.authenticate(PARENT.login, DEMO_PASSWORD)
             assert alex is not None

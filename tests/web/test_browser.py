@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from tests.ports import free_port
 
+from letdown.journal.records import Symptom, validate
 from letdown.web import Settings, create_app
 from letdown.web import pump as pump_routes
 
@@ -175,6 +176,18 @@ def ensure_child(page: Any, name: str = "Robin") -> None:
     page.fill("#child-name", name)
     page.click("button:has-text('Add child')")
     assert f"{name} added" in flash(page)
+
+
+def red_flag_symptom(start_at: datetime) -> Symptom:
+    """Fever with a red, painful breast: what puts a red flag on the parent's dashboard."""
+    return validate(
+        Symptom,
+        {
+            "start_at": start_at,
+            "fever_c": 38.9,
+            "sides": {"left": {"redness": True, "pain": 6}},
+        },
+    )
 
 
 def level_mmhg(page: Any, side: str) -> float | None:

@@ -19,11 +19,12 @@ from tests.web.test_browser import (
     WAIT_MS,
     browser,  # noqa: F401 (the fixture)
     log_in,
+    red_flag_symptom,
     served,
 )
 
 from letdown.journal import Accounts, HouseholdInfo, Journal, MemberInfo, PumpSession, Role
-from letdown.journal.records import Symptom, now_utc, validate
+from letdown.journal.records import now_utc, validate
 from letdown.web import Settings, create_app
 
 PASSWORD = "correct horse battery"
@@ -53,16 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     },
                 )
             )
-        book.add(
-            validate(
-                Symptom,
-                {
-                    "start_at": now - timedelta(hours=1),
-                    "fever_c": 38.9,
-                    "sides": {"left": {"redness": True, "pain": 6}},
-                },
-            )
-        )
+        book.add(red_flag_symptom(now - timedelta(hours=1)))
         accounts = Accounts(journal.engine)
         accounts.add_login(book.member.id, "alex", PASSWORD)
         accounts.add_login(gran.id, "gran", PASSWORD)
